@@ -1,0 +1,211 @@
+"""Every error puter_magic raises on purpose.
+
+    PuterError                       base; `hint` says what to do, `one_line()` is what the notebook shows
+    ├── ConfigurationError           a setting is missing or malformed (bad URL, unknown preset, …)
+    ├── TransportError               the request never got an HTTP answer
+    │   ├── ConnectionFailed         the server could not be reached (refused, DNS, TLS)
+    │   └── Timeout                  connect, first byte or silence between chunks took too long
+    ├── APIError                     the server answered with an error (status_code, code, body)
+    │   ├── AuthenticationError      401: who are you?
+    │   │   ├── NotLoggedIn          no token at all (`token_missing`, or none configured)
+    │   │   ├── TokenRejected        the token is invalid or expired (`token_auth_failed`)
+    │   │   │   └── ReauthRequired   the session is retired: log in again (`reauth_required`)
+    │   │   ├── LoginFailed          wrong username or password
+    │   │   └── TwoFactorRequired    the login needs a one-time code (raised when no code can be asked)
+    │   ├── PermissionDenied         403: the account may not do this
+    │   │   └── VerificationRequired the account must confirm its email / phone / card first
+    │   ├── InsufficientFunds        402 `insufficient_funds`, or the v1-era `usage_limited` answer
+    │   ├── RateLimited              429; `retry_after` in seconds when the server said
+    │   ├── BadRequest               400: the request was refused as malformed
+    │   │   └── ModelNotFound        the model id is unknown to the provider
+    │   ├── NotFound                 404: no such route, driver or method
+    │   └── ServerError              5xx, or an upstream provider failed
+    └── StreamError                  a streamed answer went wrong after it started
+        ├── StreamTruncated          the stream ended without its final line, or the connection broke
+        ├── StreamTimeout            the server went silent in the middle of the answer
+        ├── StreamFailed             the server reported an error inside the stream
+        └── MalformedStream          a line of the stream could not be decoded
+
+A stream error carries `partial`, the text that had arrived, so nothing received is lost.
+Messages never contain credentials: the HTTP layer redacts them before an error is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+class PuterError(Exception):
+    """Base of everything puter_magic raises on purpose."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint
+
+    def one_line(self) -> str:
+        """The message and what to do about it, on one line."""
+        text = " ".join(self.message.split())
+        if self.hint:
+            return f"{text} — {self.hint}"
+        return text
+
+
+class ConfigurationError(PuterError):
+    """Raised when a setting is missing or malformed."""
+
+    hint = "check the setting with `%puter config`"
+
+
+class TransportError(PuterError):
+    """Raised when a request got no HTTP answer at all."""
+
+
+class ConnectionFailed(TransportError):
+    """Raised when the server cannot be reached."""
+
+    hint = "check the server URL and that the server is running"
+
+
+class Timeout(TransportError):
+    """Raised when connecting, waiting for the first byte or waiting between chunks takes too long."""
+
+    hint = "try again, or raise the timeout (PUTER_TIMEOUT_* settings)"
+
+    def __init__(self, message: str, *, phase: str = "read", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.phase = phase
+
+
+class APIError(PuterError):
+    """Raised when the server answered with an error."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: str | None = None,
+        body: Mapping[str, Any] | str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status_code = status_code
+        self.code = code
+        self.body = body
+
+
+class AuthenticationError(APIError):
+    """Raised when the server does not accept who we are."""
+
+    hint = "log in with `%puter login` or set PUTER_TOKEN"
+
+
+class NotLoggedIn(AuthenticationError):
+    """Raised when no token is configured, or the server saw none."""
+
+
+class TokenRejected(AuthenticationError):
+    """Raised when the token is invalid or expired."""
+
+    hint = "log in again with `%puter login` or set a fresh PUTER_TOKEN"
+
+
+class ReauthRequired(TokenRejected):
+    """Raised when the server retired the session and wants a fresh login."""
+
+
+class LoginFailed(AuthenticationError):
+    """Raised when the username or password is wrong."""
+
+    hint = "check the username and password"
+
+
+class TwoFactorRequired(AuthenticationError):
+    """Raised when a login needs a one-time code and none could be asked for."""
+
+    hint = "pass the code from your authenticator app (otp=…)"
+
+
+class PermissionDenied(APIError):
+    """Raised when the account may not do what was asked."""
+
+    hint = "check the account's permissions on the provider's website"
+
+
+class VerificationRequired(PermissionDenied):
+    """Raised when the account must confirm its email, phone or card first."""
+
+    hint = "confirm your account on the provider's website, then try again"
+
+
+class InsufficientFunds(APIError):
+    """Raised when the account has no credit left for the request."""
+
+    hint = "top up your credits, or pick a cheaper model"
+
+
+class RateLimited(APIError):
+    """Raised when the server refuses because of too many requests."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+        if "hint" not in kwargs or kwargs["hint"] is None:
+            self.hint = f"wait {retry_after:.0f} s and try again" if retry_after else "wait a little and try again"
+
+
+class BadRequest(APIError):
+    """Raised when the server refuses the request as malformed."""
+
+    hint = "check the options of the request"
+
+
+class ModelNotFound(BadRequest):
+    """Raised when the provider does not know the model."""
+
+    hint = "pick a model from `%puter models`"
+
+
+class NotFound(APIError):
+    """Raised when the route, driver or method does not exist on the server."""
+
+    hint = "check the server URL; the server may be a different version"
+
+
+class ServerError(APIError):
+    """Raised on 5xx answers and when the provider's upstream failed."""
+
+    hint = "the server had a problem; try again in a moment"
+
+
+class StreamError(PuterError):
+    """Raised when a streamed answer goes wrong after it started; `partial` keeps what arrived."""
+
+    hint = "try again; the part that arrived is kept"
+
+    def __init__(self, message: str, *, partial: str = "", hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.partial = partial
+
+
+class StreamTruncated(StreamError):
+    """Raised when a stream ends without its final line."""
+
+
+class StreamTimeout(StreamError):
+    """Raised when a stream goes silent for longer than the between-chunks timeout."""
+
+    hint = "try again, or raise PUTER_TIMEOUT_IDLE; the part that arrived is kept"
+
+
+class StreamFailed(StreamError):
+    """Raised when the server reports an error inside a stream."""
+
+
+class MalformedStream(StreamError):
+    """Raised when a line of a stream cannot be decoded."""

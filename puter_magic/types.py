@@ -1,0 +1,176 @@
+"""The values that cross layers: requests, stream events, completions, models, users.
+
+All frozen dataclasses; no third-party imports. Money is in US dollars everywhere in this package
+(Puter reports cents and micro-cents; the providers convert once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ROLES = ("system", "user", "assistant", "tool")
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message. `content` is text, or a list of content parts passed through untouched."""
+
+    role: str
+    content: str | list[dict[str, Any]]
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"unknown role {self.role!r}; expected one of {', '.join(ROLES)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"role": self.role, "content": self.content}
+
+    @property
+    def text(self) -> str:
+        """The message's text, whatever shape its content has."""
+        return content_text(self.content)
+
+
+def content_text(content: Any) -> str:
+    """Join the text of OpenAI-style string content or Anthropic-style content blocks."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    parts: list[str] = []
+    for block in content:
+        if isinstance(block, str):
+            parts.append(block)
+        elif isinstance(block, Mapping) and block.get("type", "text") == "text":
+            parts.append(str(block.get("text", "")))
+    return "".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """What a provider is asked. `extra` is merged into the provider's request body as is."""
+
+    messages: tuple[Message, ...]
+    model: str
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] | None = None
+    seed: int | None = None
+    tools: tuple[Mapping[str, Any], ...] | None = None
+    provider_pin: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts and cost of one answer, as far as the provider reported them."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    estimated: bool = False
+
+    @property
+    def total_tokens(self) -> int | None:
+        if self.input_tokens is None and self.output_tokens is None:
+            return None
+        return (self.input_tokens or 0) + (self.output_tokens or 0)
+
+
+# --- stream events: what Provider.stream() yields -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The last event of a successful stream."""
+
+    usage: Usage = Usage()
+    finish_reason: str | None = None
+    model: str | None = None
+
+
+StreamEvent = TextDelta | ReasoningDelta | ToolCall | Finished
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A whole answer: what complete() returns and what a finished stream adds up to."""
+
+    text: str
+    model: str
+    usage: Usage = Usage()
+    finish_reason: str | None = None
+    reasoning: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+
+
+# --- discovery ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A model a provider offers. Costs are US dollars per million tokens, when known."""
+
+    id: str
+    provider: str | None = None
+    name: str | None = None
+    aliases: tuple[str, ...] = ()
+    context: int | None = None
+    max_tokens: int | None = None
+    input_cost: float | None = None
+    output_cost: float | None = None
+
+    def matches(self, model_id: str) -> bool:
+        key = model_id.strip().lower()
+        return key == self.id.lower() or key in (alias.lower() for alias in self.aliases)
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    username: str
+    uuid: str | None = None
+    email: str | None = None
+    email_confirmed: bool | None = None
+    is_temp: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Credits:
+    """Monthly allowance and what is left of it, in US dollars."""
+
+    remaining_usd: float | None
+    allowance_usd: float | None = None
+    used_usd: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderStatus:
+    """One look at a provider: reachable, who we are there, how many models it lists."""
+
+    provider: str
+    origin: str
+    reachable: bool
+    user: UserInfo | None = None
+    model_count: int | None = None
+    credits: Credits | None = None
+    error: str | None = None

@@ -1,0 +1,30 @@
+"""Tests own their environment: all user state goes to a temporary PUTER_MAGIC_HOME, no real credentials."""
+
+from __future__ import annotations
+
+import pytest
+
+_LEAKY = (
+    "PUTER_TOKEN",
+    "PUTER_API_ORIGIN",
+    "PUTER_GUI_ORIGIN",
+    "PUTER_MODEL",
+    "PUTER_LOG_LEVEL",
+    "PUTER_RATE_LIMIT",
+    "PUTER_MAX_CONCURRENT",
+    "PUTER_MAX_RETRIES",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    home = tmp_path_factory.mktemp("puter-home")
+    monkeypatch.setenv("PUTER_MAGIC_HOME", str(home))
+    for name in _LEAKY:
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
