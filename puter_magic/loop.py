@@ -1,0 +1,254 @@
+"""One private asyncio loop on a daemon thread: it owns every httpx client, and all network I/O runs there.
+
+A cell magic is synchronous while the kernel's own loop is already running on the main thread, and an
+httpx.AsyncClient must never move between loops. So callers on any other thread hand coroutines to this
+loop: `run()` blocks for a result, `iterate()` turns an async stream into a plain iterator, and
+`run_async()`/`aiterate()` await it from another loop (a notebook's top-level `await`) without binding
+anything to that loop. A KeyboardInterrupt in the caller cancels the work on the loop thread.
+No nest-asyncio: nothing here touches any other event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import queue
+import threading
+import weakref
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterator
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+_END = object()
+CANCEL_GRACE = 2.0  # seconds we wait for cancelled work to close its connections
+
+
+class LoopThread:
+    """A lazily started event loop on a daemon thread, stopped at interpreter exit."""
+
+    def __init__(self, name: str = "puter-magic-loop") -> None:
+        self.name = name
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            with self._lock:
+                if self._loop is None:
+                    self._start()
+        assert self._loop is not None
+        return self._loop
+
+    def _start(self) -> None:
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def main() -> None:
+            asyncio.set_event_loop(loop)
+            loop.call_soon(ready.set)
+            try:
+                loop.run_forever()
+            finally:
+                _drain(loop)
+
+        thread = threading.Thread(target=main, name=self.name, daemon=True)
+        thread.start()
+        ready.wait()
+        self._loop, self._thread = loop, thread
+        weakref.finalize(self, _stop, loop, thread)
+
+    def close(self) -> None:
+        """Stop the loop: pending work is cancelled and given a moment to clean up."""
+        with self._lock:
+            if self._loop is not None and self._thread is not None:
+                _stop(self._loop, self._thread)
+            self._loop = self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._loop is not None and self._loop.is_running()
+
+    def in_loop_thread(self) -> bool:
+        return self._thread is not None and threading.current_thread() is self._thread
+
+    def _guard(self) -> None:
+        if self.in_loop_thread():
+            raise RuntimeError("blocking on the loop thread from the loop thread itself would deadlock")
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Schedule a coroutine on the loop thread; returns at once."""
+        return self._spawn(coro).future
+
+    def _spawn(self, coro: Coroutine[Any, Any, T]) -> _Job[T]:
+        return _Job(self.loop, coro)
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run a plain function on the loop thread and wait for it (for loop-bound objects)."""
+
+        async def wrapper() -> T:
+            return fn()
+
+        return self.run(wrapper())
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run a coroutine on the loop thread and wait; Ctrl-C cancels it, then re-raises."""
+        if self.in_loop_thread():
+            coro.close()
+            self._guard()
+        job = self._spawn(coro)
+        try:
+            return job.future.result(timeout)
+        except BaseException:
+            job.cancel_and_wait()
+            raise
+
+    async def run_async(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await a coroutine that runs on the loop thread, from any other event loop."""
+        future = self.submit(coro)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+
+    def iterate(self, source: Callable[[], AsyncIterable[T]]) -> Iterator[T]:
+        """Iterate, on this thread, over an async iterable produced on the loop thread.
+
+        Items are handed over in batches (all that arrived in one loop turn), so a fast stream costs one
+        thread hand-off per network read, not one per item. Leaving the loop early (break, an exception,
+        Ctrl-C) cancels the producer and closes its connection.
+        """
+        self._guard()
+        inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        job = self._spawn(_produce(source, inbox))
+        finished = False
+        try:
+            while True:
+                batch = inbox.get()
+                for item in batch:
+                    if item is _END:
+                        finished = True
+                        job.future.result()  # re-raises the producer's exception, if any
+                        return
+                    yield item
+        finally:
+            if not finished:
+                job.cancel_and_wait()
+
+    async def aiterate(self, source: Callable[[], AsyncIterable[T]]) -> AsyncIterator[T]:
+        """Like iterate(), for a caller on another event loop."""
+        inbox: asyncio.Queue[Any] = asyncio.Queue()
+        caller = asyncio.get_running_loop()
+        future = self.submit(_produce(source, _ThreadsafeInbox(caller, inbox)))
+        finished = False
+        try:
+            while True:
+                for item in await inbox.get():
+                    if item is _END:
+                        finished = True
+                        await asyncio.wrap_future(future)
+                        return
+                    yield item
+        finally:
+            if not finished:
+                future.cancel()
+
+
+class _ThreadsafeInbox:
+    """Lets the producer put batches into an asyncio.Queue that belongs to another loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, target: asyncio.Queue[Any]) -> None:
+        self._loop, self._target = loop, target
+
+    def put(self, batch: list[Any]) -> None:
+        self._loop.call_soon_threadsafe(self._target.put_nowait, batch)
+
+
+async def _produce(source: Callable[[], AsyncIterable[Any]], inbox: Any) -> None:
+    loop = asyncio.get_running_loop()
+    pending: list[Any] = []
+
+    def flush() -> None:
+        nonlocal pending
+        if pending:
+            batch, pending = pending, []
+            inbox.put(batch)
+
+    try:
+        iterable = source()
+        async for item in iterable:
+            if not pending:
+                loop.call_soon(flush)
+            pending.append(item)
+    finally:
+        pending.append(_END)
+        flush()
+
+
+class _Job(Generic[T]):
+    """A coroutine on the loop thread that can be cancelled and waited for until its cleanup has run.
+
+    A cancelled concurrent future reports "done" at once, before the coroutine's `finally` blocks (which
+    close HTTP streams) have run on the loop thread; `cancel_and_wait()` waits for those, boundedly.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> None:
+        self._loop = loop
+        self._coro = coro
+        self.started = threading.Event()
+        self.settled = threading.Event()
+        self.future: concurrent.futures.Future[T] = asyncio.run_coroutine_threadsafe(self._run(coro), loop)
+
+    async def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        self.started.set()
+        try:
+            return await coro
+        finally:
+            self.settled.set()
+
+    def cancel_and_wait(self) -> None:
+        if not self.future.cancel():
+            return
+        barrier = threading.Event()
+        # Callbacks run in order: once the barrier is set, the cancellation has reached the task, and a
+        # coroutine that had not started by then never will.
+        self._loop.call_soon_threadsafe(barrier.set)
+        barrier.wait(CANCEL_GRACE)
+        if self.started.is_set():
+            self.settled.wait(CANCEL_GRACE)
+        else:
+            self._coro.close()
+
+
+def _stop(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+    if loop.is_running():
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=CANCEL_GRACE)
+
+
+def _drain(loop: asyncio.AbstractEventLoop) -> None:
+    """On the loop thread, after it stopped: cancel what is left, let it clean up, close the loop."""
+    try:
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.wait(pending, timeout=CANCEL_GRACE))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        loop.close()
+
+
+_default: LoopThread | None = None
+_default_lock = threading.Lock()
+
+
+def default_loop() -> LoopThread:
+    """The process-wide loop thread every session shares."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = LoopThread()
+        return _default

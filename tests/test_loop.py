@@ -1,0 +1,128 @@
+"""The private loop thread: results, streams, early exit, Ctrl-C, and use from another event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+
+import pytest
+
+from puter_magic.loop import LoopThread, default_loop
+
+
+@pytest.fixture
+def loop_thread():
+    thread = LoopThread(name="test-loop")
+    yield thread
+    thread.close()
+
+
+def test_run_returns_results_and_raises_errors_on_the_caller(loop_thread):
+    async def answer():
+        return threading.current_thread().name
+
+    assert loop_thread.run(answer()) == "test-loop"
+
+    async def fail():
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        loop_thread.run(fail())
+
+
+def test_the_loop_starts_lazily_and_is_shared(loop_thread):
+    assert not loop_thread.running
+    loop_thread.run(asyncio.sleep(0))
+    assert loop_thread.running
+    assert default_loop() is default_loop()
+
+
+def test_iterate_hands_over_every_item_in_order(loop_thread):
+    async def numbers():
+        for i in range(1000):
+            yield i
+            if i % 100 == 0:
+                await asyncio.sleep(0)
+
+    assert list(loop_thread.iterate(numbers)) == list(range(1000))
+
+
+def test_iterate_reraises_the_producer_error_after_its_items(loop_thread):
+    async def broken():
+        yield 1
+        yield 2
+        raise RuntimeError("stream broke")
+
+    seen = []
+    with pytest.raises(RuntimeError, match="stream broke"):
+        for item in loop_thread.iterate(broken):
+            seen.append(item)
+    assert seen == [1, 2]
+
+
+def test_leaving_early_cancels_the_producer_and_waits_for_its_cleanup(loop_thread):
+    closed = threading.Event()
+
+    async def endless():
+        try:
+            while True:
+                yield "tick"
+                await asyncio.sleep(0.001)
+        finally:
+            await asyncio.sleep(0.01)  # cleanup that itself awaits, like closing a connection
+            closed.set()
+
+    for _ in loop_thread.iterate(endless):
+        break
+    assert closed.is_set()
+
+
+def test_ctrl_c_while_blocked_cancels_the_work(loop_thread):
+    started = threading.Event()
+    cleaned = threading.Event()
+
+    async def long_request():
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        finally:
+            cleaned.set()
+
+    def interrupt():
+        started.wait(5)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        loop_thread.run(long_request())
+    assert cleaned.is_set()
+    assert loop_thread.run(asyncio.sleep(0, result="usable")) == "usable"
+
+
+def test_blocking_from_the_loop_thread_itself_is_refused(loop_thread):
+    async def inner():
+        return loop_thread.run(asyncio.sleep(0))
+
+    with pytest.raises(RuntimeError, match="deadlock"):
+        loop_thread.run(inner())
+
+
+def test_async_callers_on_another_loop(loop_thread):
+    async def where():
+        return asyncio.get_running_loop()
+
+    async def numbers():
+        for i in range(5):
+            yield i
+
+    async def caller():
+        mine = asyncio.get_running_loop()
+        theirs = await loop_thread.run_async(where())
+        items = [i async for i in loop_thread.aiterate(numbers)]
+        return mine is not theirs, items
+
+    different, items = asyncio.run(caller())
+    assert different
+    assert items == [0, 1, 2, 3, 4]
