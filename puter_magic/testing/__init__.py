@@ -1,0 +1,110 @@
+"""A local Puter-compatible server, so notebooks and clients can be tested offline.
+
+It answers like the self-hosted Puter backend recorded in the project's shared/puter-recorded.md (status codes,
+``application/json; charset=utf-8`` compact JSON, NDJSON streams), with Puter's ``fake``/``costly``/``abuse``
+models plus local test models (``deterministic``, ``echo``, ``slow``), fault injection and traffic observation::
+
+    from puter_magic.testing import Fault, LocalPuter
+
+    with LocalPuter() as puter:                  # 127.0.0.1, a free port, in a background thread
+        puter.api_origin                         # http://api.puter.localhost:PORT
+        puter.gui_origin                         # http://puter.localhost:PORT  (/login, /signup)
+        puter.token                              # a session token of the user "admin"
+        puter.state.inject(Fault.http(429, retry_after=0.2))
+        puter.state.settings.latency = 0.5
+
+In pytest, use the fixtures ``puter_server`` (fresh state per test) or ``puter_server_session``.
+
+Hosts: with ``host_routing`` on (the default), a request whose Host starts with ``api.`` is an API request
+(``/whoami``, ``/drivers/call``, ``/drivers/list-interfaces``, ``/puterai/chat/models[/details]``,
+``/metering/usage``); any other Host is the GUI host (``/login``, ``/login/otp``, ``/signup``, ``/logout``).
+Routes asked on the wrong host answer 404. Raw clients connect to ``puter.origin`` (127.0.0.1) and send
+``Host: puter.api_host`` or ``Host: puter.gui_host``.
+
+Control API (JSON, on any host, no authentication; the server listens on 127.0.0.1):
+
+=========================  ===========================================================================
+``GET /__fake__/``         origins, admin password and token, settings
+``POST /__fake__/reset``   fresh users, tokens, settings, faults and logs (the admin token stays valid)
+``GET /__fake__/settings`` the settings (see :class:`Settings`)
+``POST /__fake__/settings`` change some, e.g. ``{"latency": 0.5, "v1_mode": true, "slow_rate": 0}``
+``GET /__fake__/faults``   ``{"queued": [...], "persistent": [...]}``
+``POST /__fake__/faults``  add one fault, a list, or ``{"faults": [...]}``, e.g. ``{"kind": "status",
+                           "status": 429, "retry_after": 0.2, "count": 2, "path": "/drivers/call"}`` or
+                           ``{"kind": "drop", "after": 3, "persistent": true}`` (see :class:`Fault`)
+``DELETE /__fake__/faults`` clear all faults
+``GET /__fake__/requests`` ``{"requests": [{time, method, path, query, host, authorization, body,
+                           body_text}, ...]}`` (control requests are not logged)
+``DELETE /__fake__/requests`` forget the logged requests
+``GET /__fake__/stats``    ``requests``, ``in_flight``, ``max_in_flight``, ``streams_started``,
+                           ``streams_completed``, ``streams_cancelled``, ``streams_dropped``, ``streams``
+``POST /__fake__/users``   create or replace a user: ``{"username", "password", "email", "email_confirmed",
+                           "requires_email_confirmation", "is_temp", "otp_code", "allowance",
+                           "remaining"}`` (credit in micro-cents) → ``{"user": {...}, "token": "..."}``
+=========================  ===========================================================================
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from puter_magic.testing.app import build_app
+    from puter_magic.testing.fake_puter import FakePuter
+    from puter_magic.testing.faults import Fault, StreamDropped
+    from puter_magic.testing.local import LocalPuter, run_forever
+    from puter_magic.testing.models import MODELS, ChatModel
+    from puter_magic.testing.records import RecordedRequest, StreamRecord
+    from puter_magic.testing.runner import ServerThread, serve
+    from puter_magic.testing.settings import Settings
+    from puter_magic.testing.users import MICRO_CENTS_PER_USD, User
+
+# Public name -> submodule. Loaded on first use, so that importing this package (as pytest does for the
+# plugin) does not import starlette or uvicorn.
+_EXPORTS = {
+    "ChatModel": "models",
+    "FakePuter": "fake_puter",
+    "Fault": "faults",
+    "LocalPuter": "local",
+    "MICRO_CENTS_PER_USD": "users",
+    "MODELS": "models",
+    "RecordedRequest": "records",
+    "ServerThread": "runner",
+    "Settings": "settings",
+    "StreamDropped": "faults",
+    "StreamRecord": "records",
+    "User": "users",
+    "build_app": "app",
+    "run_forever": "local",
+    "serve": "runner",
+}
+__all__ = [
+    "MICRO_CENTS_PER_USD",
+    "MODELS",
+    "ChatModel",
+    "FakePuter",
+    "Fault",
+    "LocalPuter",
+    "RecordedRequest",
+    "ServerThread",
+    "Settings",
+    "StreamDropped",
+    "StreamRecord",
+    "User",
+    "build_app",
+    "run_forever",
+    "serve",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

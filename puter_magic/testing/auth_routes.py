@@ -1,0 +1,154 @@
+"""Account routes: ``/login``, ``/login/otp``, ``/signup``, ``/logout`` (GUI host); ``/whoami``, ``/metering/usage``
+(API host). Messages and codes follow Puter's AuthController and the recordings."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from puter_magic.testing.fake_puter import FakePuter
+from puter_magic.testing.gates import authenticate, check_gui_origin, read_json_body
+from puter_magic.testing.payloads import login_body, metering_body, whoami_body
+from puter_magic.testing.responses import ApiError, json_response
+from puter_magic.testing.users import User
+
+COOKIE_NAME = "puter_auth_token"
+MIN_PASSWORD_LENGTH = 6
+RESERVED_USERNAMES = frozenset(
+    [
+        "admin",
+        "administrator",
+        "root",
+        "system",
+        "puter",
+        "www",
+        "api",
+        "support",
+        "help",
+        "info",
+        "contact",
+        "mail",
+        "email",
+        "null",
+        "undefined",
+        "test",
+        "guest",
+        "anonymous",
+        "user",
+        "users",
+    ]
+)
+
+
+def _bad_request(message: str, code: str = "bad_request") -> ApiError:
+    return ApiError(400, message, code)
+
+
+def _complete_login(state: FakePuter, user: User) -> Response:
+    token = state.issue_token(user.username)
+    response = json_response(login_body(state, user, token))
+    response.headers.append("set-cookie", f"{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Lax")
+    return response
+
+
+async def login(request: Request, state: FakePuter) -> Response:
+    body = await read_json_body(request)
+    check_gui_origin(state, request)
+    username, email, password = body.get("username"), body.get("email"), body.get("password")
+    if not username and not email:
+        raise _bad_request("Username or email is required.")
+    if not password or not isinstance(password, str):
+        raise _bad_request("Password is required.", "password_required")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise _bad_request("Invalid password.")
+    if username:
+        if not isinstance(username, str):
+            raise _bad_request("username must be a string.")
+        user = state.user(username)
+    else:
+        user = state.user_by_email(email) if isinstance(email, str) else None
+    if user is None:
+        raise ApiError(404, "Username not found." if username else "Email not found.", "not_found")
+    if user.password is None:
+        raise ApiError(401, "Incorrect password.", "unauthorized")
+    if password != user.password:
+        raise ApiError(401, "Incorrect password.", "password_mismatch")
+    if user.otp_code is not None:
+        otp_token = state.issue_otp_token(user)
+        return json_response({"proceed": True, "next_step": "otp", "otp_jwt_token": otp_token}, 202)
+    return _complete_login(state, user)
+
+
+async def login_otp(request: Request, state: FakePuter) -> Response:
+    body = await read_json_body(request)
+    check_gui_origin(state, request)
+    token, code = body.get("token"), body.get("code")
+    if not token:
+        raise _bad_request("token is required.")
+    if not code:
+        raise _bad_request("code is required.")
+    user = state.user_for_otp_token(token) if isinstance(token, str) else None
+    if user is None:
+        raise _bad_request("Invalid token.")
+    if str(code) != user.otp_code:
+        return json_response({"proceed": False})
+    return _complete_login(state, user)
+
+
+def _check_signup_fields(state: FakePuter, username: object, email: object, password: object) -> None:
+    if not username:
+        raise _bad_request("Username is required")
+    if not isinstance(username, str):
+        raise _bad_request("username must be a string.")
+    if not re.fullmatch(r"\w+", username):
+        raise _bad_request("Username can only contain letters, numbers and underscore (_).")
+    if len(username) > 45:
+        raise _bad_request("Username cannot be longer than 45 characters.")
+    if username.lower() in RESERVED_USERNAMES:
+        raise _bad_request("This username is not available.", "username_already_in_use")
+    if not email:
+        raise _bad_request("Email is required")
+    if not isinstance(email, str) or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        raise _bad_request("Please enter a valid email address.")
+    if not password:
+        raise _bad_request("Password is required")
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        raise _bad_request(f"Password must be at least {MIN_PASSWORD_LENGTH} characters long.")
+    if state.user(username) is not None:
+        raise _bad_request("This username already exists in our database. Please use another one.")
+    if state.user_by_email(email) is not None:
+        raise _bad_request("This email already exists in our database. Please use another one.")
+
+
+async def signup(request: Request, state: FakePuter) -> Response:
+    body = await read_json_body(request)
+    check_gui_origin(state, request)
+    if body.get("is_temp"):
+        return _complete_login(state, state.add_temp_user())
+    username, email, password = body.get("username"), body.get("email"), body.get("password")
+    _check_signup_fields(state, username, email, password)
+    assert isinstance(username, str) and isinstance(password, str) and isinstance(email, str)
+    user = state.add_user(username, password, email=email, requires_email_confirmation=True)
+    return _complete_login(state, user)
+
+
+async def logout(request: Request, state: FakePuter) -> Response:
+    # Our simplification: revoke the token and answer {"proceed":true}; Puter's own logout differs in detail.
+    body = await read_json_body(request)
+    _, token = authenticate(state, request, body)
+    state.revoke_token(token)
+    response = json_response({"proceed": True})
+    response.headers.append("set-cookie", f"{COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")
+    return response
+
+
+async def whoami(request: Request, state: FakePuter) -> Response:
+    user, _ = authenticate(state, request, {})
+    return json_response(whoami_body(state, user))
+
+
+async def metering_usage(request: Request, state: FakePuter) -> Response:
+    user, _ = authenticate(state, request, {})
+    return json_response(metering_body(user))

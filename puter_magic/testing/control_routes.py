@@ -1,0 +1,167 @@
+"""The control API under ``/__fake__/``, answered on any host, for tests and notebooks in other processes.
+
+See the package docstring (``puter_magic.testing``) for the list of endpoints.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from puter_magic.testing.fake_puter import FakePuter
+from puter_magic.testing.faults import Fault
+from puter_magic.testing.responses import ApiError, json_response
+
+CONTROL_PREFIX = "/__fake__"
+ControlHandler = Callable[[Request, FakePuter], Awaitable[Response]]
+USER_FIELDS: dict[str, type] = {
+    "password": str,
+    "email": str,
+    "email_confirmed": bool,
+    "requires_email_confirmation": bool,
+    "is_temp": bool,
+    "otp_code": str,
+    "allowance": int,
+    "remaining": int,
+}
+
+
+def _bad_request(message: str) -> ApiError:
+    return ApiError(400, message, "bad_request")
+
+
+async def _json(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "Malformed JSON in request body", "client_bad_json") from None
+
+
+async def _object(request: Request) -> dict[str, Any]:
+    data = await _json(request)
+    if not isinstance(data, dict):
+        raise _bad_request("expected a JSON object")
+    return data
+
+
+def _faults_json(state: FakePuter) -> dict[str, Any]:
+    return {
+        "queued": [fault.to_json() for fault in state.faults.queued],
+        "persistent": [fault.to_json() for fault in state.faults.persistent],
+    }
+
+
+async def info(request: Request, state: FakePuter) -> Response:
+    return json_response(
+        {
+            "origin": state.origin,
+            "api_origin": state.api_origin,
+            "gui_origin": state.gui_origin,
+            "admin_username": "admin",
+            "admin_password": state.admin_password,
+            "admin_token": state.admin_token,
+            "settings": state.settings.to_json(),
+        }
+    )
+
+
+async def reset(request: Request, state: FakePuter) -> Response:
+    state.reset()
+    return json_response({"ok": True})
+
+
+async def get_settings(request: Request, state: FakePuter) -> Response:
+    return json_response(state.settings.to_json())
+
+
+async def update_settings(request: Request, state: FakePuter) -> Response:
+    try:
+        state.settings.update(await _object(request))
+    except ValueError as error:
+        raise _bad_request(str(error)) from None
+    return json_response(state.settings.to_json())
+
+
+async def get_faults(request: Request, state: FakePuter) -> Response:
+    return json_response(_faults_json(state))
+
+
+async def add_faults(request: Request, state: FakePuter) -> Response:
+    """Body: one fault object, a list of them, or ``{"faults": [...]}``; each may carry ``"persistent": true``."""
+    data = await _json(request)
+    items = data.get("faults", [data]) if isinstance(data, dict) else data
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise _bad_request("expected a fault object or a list of them")
+    faults: list[tuple[Fault, bool]] = []
+    for item in items:
+        options = dict(item)
+        persistent = bool(options.pop("persistent", False))
+        try:
+            faults.append((Fault.from_json(options), persistent))
+        except ValueError as error:
+            raise _bad_request(str(error)) from None
+    for fault, persistent in faults:  # all or nothing: inject only once every fault parsed
+        state.inject(fault, persistent=persistent)
+    return json_response(_faults_json(state))
+
+
+async def clear_faults(request: Request, state: FakePuter) -> Response:
+    state.clear_faults()
+    return json_response(_faults_json(state))
+
+
+async def get_requests(request: Request, state: FakePuter) -> Response:
+    return json_response({"requests": [record.to_json() for record in state.requests]})
+
+
+async def clear_requests(request: Request, state: FakePuter) -> Response:
+    state.clear_requests()
+    return json_response({"requests": []})
+
+
+async def get_stats(request: Request, state: FakePuter) -> Response:
+    streams = [record.to_json() for record in state.streams]
+    return json_response({**state.stats(), "streams": streams})
+
+
+async def add_user(request: Request, state: FakePuter) -> Response:
+    """Create or replace a user and return it with a fresh token; ``remaining`` sets its credit (µ¢)."""
+    data = await _object(request)
+    username = data.pop("username", None)
+    if not isinstance(username, str) or not username:
+        raise _bad_request("`username` is required")
+    data = {key: value for key, value in data.items() if value is not None}
+    for key, value in data.items():
+        kind = USER_FIELDS.get(key)
+        if kind is None:
+            raise _bad_request(f"unknown user field {key!r}")
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise _bad_request(f"user field {key!r} must be of type {kind.__name__}")
+    remaining = data.pop("remaining", None)
+    user = state.add_user(username, **data)
+    if remaining is not None:
+        state.set_remaining(username, remaining)
+    return json_response({"user": user.summary(), "token": state.issue_token(username)})
+
+
+CONTROL_ROUTES: tuple[tuple[str, str, ControlHandler], ...] = (
+    ("/", "GET", info),
+    ("/info", "GET", info),
+    ("/reset", "POST", reset),
+    ("/settings", "GET", get_settings),
+    ("/settings", "POST", update_settings),
+    ("/faults", "GET", get_faults),
+    ("/faults", "POST", add_faults),
+    ("/faults", "DELETE", clear_faults),
+    ("/requests", "GET", get_requests),
+    ("/requests", "DELETE", clear_requests),
+    ("/stats", "GET", get_stats),
+    ("/users", "POST", add_user),
+)

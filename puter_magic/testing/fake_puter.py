@@ -1,0 +1,274 @@
+"""The state of a local Puter server: settings, users, tokens, credit, faults, and what it observed.
+
+Everything here is plain Python (no web framework) and thread-safe: the server's event-loop thread and the test
+thread share one :class:`FakePuter`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import secrets
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from puter_magic.testing.faults import Fault, FaultBook
+from puter_magic.testing.models import ChatModel, Generation
+from puter_magic.testing.records import RecordedRequest, StreamRecord
+from puter_magic.testing.settings import Settings
+from puter_magic.testing.users import (
+    ADMIN_ALLOWANCE,
+    TASKBAR_APPS,
+    TEMP_ALLOWANCE,
+    USER_ALLOWANCE,
+    User,
+    new_token,
+    temp_username,
+)
+
+
+class FakePuter:
+    """One local Puter backend's state. ``reset()`` brings it back to how it was built."""
+
+    def __init__(
+        self,
+        *,
+        domain: str = "puter.localhost",
+        admin_password: str | None = None,
+        seed: int | None = None,
+        request_log_limit: int = 10_000,
+        **settings: Any,
+    ) -> None:
+        self.domain = domain
+        self.host = "127.0.0.1"
+        self.port: int | None = None
+        self.admin_password = admin_password or secrets.token_hex(16)
+        self.faults = FaultBook()
+        self.app_uids = tuple(f"app-{uuid.uuid4()}" for _ in TASKBAR_APPS)
+        self._initial_settings = Settings()
+        self._initial_settings.update(settings)
+        self._seed = seed
+        self._cond = threading.Condition(threading.RLock())
+        self._requests: deque[RecordedRequest] = deque(maxlen=request_log_limit)
+        self._streams: list[StreamRecord] = []
+        self._admin = User("admin", self.admin_password, allowance=ADMIN_ALLOWANCE, remaining=ADMIN_ALLOWANCE)
+        self.admin_token = new_token(self._admin)
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._epoch = 0
+        self.reset()
+
+    # -- origins ---------------------------------------------------------------------------------------------
+
+    def bind(self, host: str, port: int) -> None:
+        if host in ("0.0.0.0", "::", ""):
+            host = "127.0.0.1"
+        self.host = f"[{host}]" if ":" in host else host
+        self.port = port
+
+    @property
+    def origin(self) -> str:
+        return f"http://{self.host}:{self.port or 80}"
+
+    @property
+    def api_origin(self) -> str:
+        return f"http://api.{self.domain}:{self.port or 80}" if self.settings.host_routing else self.origin
+
+    @property
+    def gui_origin(self) -> str:
+        return f"http://{self.domain}:{self.port or 80}" if self.settings.host_routing else self.origin
+
+    # -- users and tokens ------------------------------------------------------------------------------------
+
+    def add_user(
+        self,
+        username: str,
+        password: str | None = None,
+        *,
+        email: str | None = None,
+        email_confirmed: bool = False,
+        requires_email_confirmation: bool = False,
+        is_temp: bool = False,
+        otp_code: str | None = None,
+        allowance: int | None = None,
+    ) -> User:
+        """Create (or replace) a user; ``allowance`` is in micro-cents (default: the free-tier amount)."""
+        if allowance is None:
+            allowance = TEMP_ALLOWANCE if is_temp else USER_ALLOWANCE
+        user = User(
+            username,
+            password,
+            email=email,
+            email_confirmed=email_confirmed,
+            requires_email_confirmation=requires_email_confirmation,
+            is_temp=is_temp,
+            otp_code=otp_code,
+            allowance=allowance,
+            remaining=allowance,
+        )
+        with self._cond:
+            self._users[username] = user
+        return user
+
+    def add_temp_user(self) -> User:
+        with self._cond:
+            username = temp_username()
+            while username in self._users:
+                username = temp_username()
+            return self.add_user(username, is_temp=True)
+
+    def user(self, username: str) -> User | None:
+        with self._cond:
+            return self._users.get(username)
+
+    def user_by_email(self, email: str) -> User | None:
+        with self._cond:
+            return next((u for u in self._users.values() if u.email and u.email.lower() == email.lower()), None)
+
+    def issue_token(self, username: str) -> str:
+        with self._cond:
+            token = new_token(self._users[username])
+            self._tokens[token] = username
+            return token
+
+    def revoke_token(self, token: str) -> bool:
+        with self._cond:
+            return self._tokens.pop(token, None) is not None
+
+    def user_for_token(self, token: str) -> User | None:
+        with self._cond:
+            username = self._tokens.get(token)
+            return self._users.get(username) if username else None
+
+    def issue_otp_token(self, user: User) -> str:
+        with self._cond:
+            token = new_token(user, kind="otp")
+            self._otp_tokens[token] = (user.username, time.monotonic() + self.settings.otp_ttl)
+            return token
+
+    def user_for_otp_token(self, token: str) -> User | None:
+        """The user an unexpired otp_jwt_token was issued for."""
+        with self._cond:
+            username, expires = self._otp_tokens.get(token, ("", 0.0))
+            return self._users.get(username) if time.monotonic() < expires else None
+
+    # -- credit ----------------------------------------------------------------------------------------------
+
+    def set_remaining(self, username: str, micro_cents: int) -> None:
+        with self._cond:
+            self._users[username].remaining = micro_cents
+
+    def has_credit(self, user: User, needed: int) -> bool:
+        with self._cond:
+            return user.remaining >= max(1, needed)
+
+    def charge(self, user: User, model: ChatModel, generation: Generation) -> None:
+        """Deduct a completion's cost, metered per ``provider:model:cost-key`` like Puter's usage types."""
+        metered = (
+            (model.input_cost_key, generation.input_tokens, model.cost(generation.input_tokens, 0)),
+            (model.output_cost_key, generation.output_tokens, model.cost(0, generation.output_tokens)),
+        )
+        with self._cond:
+            for key, units, cost in metered:
+                usage_type = f"{model.provider}:{model.id}:{key}"
+                entry = user.usage.setdefault(usage_type, {"cost": 0, "count": 0, "units": 0})
+                entry["cost"] += cost
+                entry["count"] += 1
+                entry["units"] += units
+                user.remaining = max(0, user.remaining - cost)
+
+    # -- faults ----------------------------------------------------------------------------------------------
+
+    def inject(self, fault: Fault, *, persistent: bool = False) -> None:
+        """Queue a fault for the next matching request(s), or keep it until ``clear_faults()``."""
+        self.faults.add(fault, persistent=persistent)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    # -- observation -----------------------------------------------------------------------------------------
+
+    def request_started(self, record: RecordedRequest) -> int:
+        """Log a request and count it in flight; returns the epoch to hand back when a stream ends."""
+        with self._cond:
+            self._requests.append(record)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self._cond.notify_all()
+            return self._epoch
+
+    def request_finished(self) -> None:
+        with self._cond:
+            self.in_flight -= 1
+            self._cond.notify_all()
+
+    def stream_started(self) -> int:
+        with self._cond:
+            self._streams_started += 1
+            return self._epoch
+
+    def stream_ended(self, epoch: int, record: StreamRecord) -> None:
+        with self._cond:
+            if epoch == self._epoch:  # a stream from before the last reset() is not this test's business
+                self._streams.append(record)
+            self._cond.notify_all()
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._cond:
+            return list(self._requests)
+
+    @property
+    def streams(self) -> list[StreamRecord]:
+        with self._cond:
+            return list(self._streams)
+
+    @property
+    def cancelled_streams(self) -> list[StreamRecord]:
+        """Streams that ended because the client went away mid-stream."""
+        return [s for s in self.streams if s.outcome == "cancelled"]
+
+    def clear_requests(self) -> None:
+        with self._cond:
+            self._requests.clear()
+
+    def stats(self) -> dict[str, int]:
+        with self._cond:
+            outcomes = [s.outcome for s in self._streams]
+            return {
+                "requests": len(self._requests),
+                "in_flight": self.in_flight,
+                "max_in_flight": self.max_in_flight,
+                "streams_started": self._streams_started,
+                "streams_completed": outcomes.count("completed"),
+                "streams_cancelled": outcomes.count("cancelled"),
+                "streams_dropped": outcomes.count("dropped"),
+            }
+
+    def wait_for(self, predicate: Callable[[FakePuter], bool], timeout: float = 5.0) -> bool:
+        """Block until ``predicate(self)`` holds (re-checked whenever traffic changes); False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: predicate(self), timeout)
+
+    # -- reset -----------------------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Fresh users, tokens, settings, faults and logs; the admin password, uuid and token stay the same."""
+        with self._cond:
+            self.settings = dataclasses.replace(self._initial_settings)
+            self.faults.clear()
+            self.rng = random.Random(self._seed)
+            self._epoch += 1
+            self._requests.clear()
+            self._streams.clear()
+            self._streams_started = 0
+            self.max_in_flight = self.in_flight  # requests still running belong to nobody's count
+            admin = dataclasses.replace(self._admin, usage={})
+            self._users: dict[str, User] = {"admin": admin}
+            self._tokens: dict[str, str] = {self.admin_token: "admin"}
+            self._otp_tokens: dict[str, tuple[str, float]] = {}
+            self._cond.notify_all()

@@ -1,0 +1,80 @@
+"""What a request passes through before a handler acts: host routing, body parsing, origin and token checks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+
+from puter_magic.testing.fake_puter import FakePuter
+from puter_magic.testing.responses import ApiError
+from puter_magic.testing.users import User
+
+HostKind = Literal["api", "gui"]
+PUTER_JS_CONTENT_TYPE = "text/plain;actually=json"  # what puter.js sends; Puter compares the exact string
+
+
+def host_kind(request: Request) -> HostKind:
+    """``api`` when the Host's leftmost label is ``api``; anything else is the GUI (root) host."""
+    host = request.headers.get("host", "")
+    name = "" if host.startswith("[") else host.split(":", 1)[0]
+    return "api" if name.split(".", 1)[0].lower() == "api" else "gui"
+
+
+async def read_json_body(request: Request) -> dict[str, Any]:
+    """The body as Express's JSON parser sees it: ``{}`` unless the Content-Type says JSON."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.split(";", 1)[0].strip().lower() != "application/json" and (content_type != PUTER_JS_CONTENT_TYPE):
+        return {}
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:  # includes UnicodeDecodeError
+        raise ApiError(400, "Malformed JSON in request body", "client_bad_json") from None
+    if not isinstance(data, dict | list):  # Express's strict mode takes only objects and arrays
+        raise ApiError(400, "Malformed JSON in request body", "client_bad_json")
+    return data if isinstance(data, dict) else {}
+
+
+def extract_token(request: Request, body: dict[str, Any]) -> str | None:
+    """Body ``auth_token`` → ``Authorization: Bearer`` → ``x-api-key`` → query ``auth_token``."""
+    token = body.get("auth_token")
+    if isinstance(token, str) and token:
+        return token
+    header = request.headers.get("authorization", "").strip()
+    if header and not header.lower().startswith("basic "):
+        value = header[7:].strip() if header.lower().startswith("bearer ") else header
+        if value and value.lower() != "bearer":
+            return value
+    return request.headers.get("x-api-key") or request.query_params.get("auth_token") or None
+
+
+def authenticate(state: FakePuter, request: Request, body: dict[str, Any]) -> tuple[User, str]:
+    token = extract_token(request, body)
+    if token is None:
+        raise ApiError(401, "Missing authentication token", "token_missing")
+    if "." not in token:  # not a JWT: Puter takes it for a retired v1 token
+        raise ApiError(401, "Re-authentication required", "reauth_required", reason="token_v1")
+    user = state.user_for_token(token)
+    if user is None:
+        raise ApiError(401, "Authentication failed", "token_auth_failed")
+    return user, token
+
+
+def require_verified(user: User) -> None:
+    if user.requires_email_confirmation and not user.email_confirmed:
+        raise ApiError(403, "Please confirm your email to continue", "email_confirmation_required")
+
+
+def check_gui_origin(state: FakePuter, request: Request) -> None:
+    """``/login`` and ``/signup`` accept no ``Origin`` header, or the GUI's own origin."""
+    origin = request.headers.get("origin")
+    if origin is None or origin in (state.gui_origin, state.origin):
+        return
+    if urlsplit(origin).netloc == request.headers.get("host"):
+        return
+    raise ApiError(403, "This endpoint cannot be called cross-origin.", "forbidden")
