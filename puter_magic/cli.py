@@ -1,0 +1,185 @@
+"""`puter-magic` / `python -m puter_magic`: login, logout, status, models, chat, fake-server, demo."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .errors import PuterError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="puter-magic", description="Chat with LLMs through Puter's AI API.")
+    parser.add_argument("--api-origin", help="Puter API origin (default: $PUTER_API_ORIGIN or api.puter.com)")
+    parser.add_argument("--gui-origin", help="Puter GUI origin, for login (default: $PUTER_GUI_ORIGIN)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    login = commands.add_parser("login", help="log in and store the token (mode 0600)")
+    login.add_argument("--username", "-u", help="username or email (asked when missing)")
+    login.add_argument("--token", action="store_true", help="paste an API token instead of a password")
+    commands.add_parser("logout", help="forget the stored token")
+    commands.add_parser("status", help="who is logged in, and the credits left")
+    models = commands.add_parser("models", help="list the models")
+    models.add_argument("filter", nargs="?", default="", help="show only ids containing this text")
+    chat = commands.add_parser("chat", help="ask one question; the answer streams to the terminal")
+    chat.add_argument("prompt", help="the question ('-' reads standard input)")
+    chat.add_argument("--model", "-m", help="model id (default: $PUTER_MODEL)")
+    chat.add_argument("--system", "-s", help="a system prompt")
+    chat.add_argument("--temperature", type=float)
+    chat.add_argument("--max-tokens", type=int)
+    fake = commands.add_parser("fake-server", help="run the local Puter-compatible server for offline use")
+    fake.add_argument("--host", default="127.0.0.1")
+    fake.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    fake.add_argument("--no-host-routing", action="store_true", help="answer every route on any host")
+    commands.add_parser("demo", help="chat with the embedded local backend (what `make demo` runs)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .redact import configure_logging
+
+    configure_logging(os.environ.get("PUTER_LOG_LEVEL"))
+    handler: Callable[[argparse.Namespace], int] = COMMANDS[args.command]
+    try:
+        return handler(args)
+    except PuterError as error:
+        print(f"error: {error.one_line()}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+def _provider(args: argparse.Namespace) -> Any:
+    from .config import Settings
+    from .providers.puter import PuterProvider
+
+    settings = Settings.load(api_origin=args.api_origin, gui_origin=args.gui_origin)
+    return PuterProvider(settings)
+
+
+def _run(coro: Any) -> Any:
+    from .loop import default_loop
+
+    return default_loop().run(coro)
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    provider = _provider(args)
+    if args.token:
+        user = _run(provider.use_token(getpass.getpass("API token: ").strip()))
+    else:
+        username = args.username or input("Username or email: ").strip()
+        password = getpass.getpass("Password: ")
+        user = _run(provider.login(username, password, otp=lambda: input("One-time code: ").strip()))
+    print(f"Logged in to {provider.origin} as {user.username}. The token is stored in {provider.store.path}.")
+    return 0
+
+
+def cmd_logout(args: argparse.Namespace) -> int:
+    provider = _provider(args)
+    _run(provider.logout())
+    print(f"Logged out of {provider.origin}.")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    status = _run(_provider(args).status())
+    print(format_status(status))
+    return 0 if status.reachable and status.user else 1
+
+
+def format_status(status: Any) -> str:
+    if status.user:
+        line = f"Connected to {status.origin} as {status.user.username}"
+        if status.credits and status.credits.remaining_usd is not None:
+            line += f" — ${status.credits.remaining_usd:.2f} of credit left"
+        return line
+    if status.reachable:
+        return f"{status.origin} is reachable; not connected: {status.error}"
+    return f"{status.origin} cannot be reached: {status.error}"
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    models = _run(_provider(args).models())
+    shown = [m for m in models if args.filter.lower() in m.id.lower()]
+    for model in sorted(shown, key=lambda m: m.id):
+        details = [p for p in (model.provider, _context(model.context), _price(model)) if p]
+        print(f"{model.id:40} {'  '.join(details)}")
+    print(f"{len(shown)} of {len(models)} models", file=sys.stderr)
+    return 0
+
+
+def _context(tokens: int | None) -> str:
+    return f"{tokens:,} ctx" if tokens else ""
+
+
+def _price(model: Any) -> str:
+    if model.input_cost is None or model.output_cost is None:
+        return ""
+    return f"${model.input_cost:g}/${model.output_cost:g} per M tokens"
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from .errors import ConfigurationError
+    from .types import ChatRequest, Message
+
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    provider = _provider(args)
+    model = args.model or provider.settings.model
+    if not model:
+        raise ConfigurationError("no model chosen", hint="pass --model or set PUTER_MODEL")
+    messages = ([Message("system", args.system)] if args.system else []) + [Message("user", prompt)]
+    request = ChatRequest(tuple(messages), model, temperature=args.temperature, max_tokens=args.max_tokens)
+    stream_to_terminal(provider, request)
+    return 0
+
+
+def stream_to_terminal(provider: Any, request: Any, collect: list[str] | None = None) -> Any:
+    """Print an answer as it streams (and append its pieces to `collect`); returns the Finished event."""
+    from .loop import default_loop
+    from .types import Finished, TextDelta
+
+    finished = None
+    try:
+        for event in default_loop().iterate(lambda: provider.stream(request)):
+            if isinstance(event, TextDelta):
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+                if collect is not None:
+                    collect.append(event.text)
+            elif isinstance(event, Finished):
+                finished = event
+    finally:
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    return finished
+
+
+def cmd_fake_server(args: argparse.Namespace) -> int:
+    from .testing import run_forever
+
+    run_forever(args.host, args.port, host_routing=not args.no_host_routing)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo()
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "login": cmd_login,
+    "logout": cmd_logout,
+    "status": cmd_status,
+    "models": cmd_models,
+    "chat": cmd_chat,
+    "fake-server": cmd_fake_server,
+    "demo": cmd_demo,
+}

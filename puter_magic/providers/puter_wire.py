@@ -1,0 +1,223 @@
+"""Puter's wire shapes, translated both ways. Pure: no IO, no httpx.
+
+Follows shared/puter-protocol.md, checked against the recordings: the current ([C]) backend with HTTP-status
+errors, and the v1-era ([A]/[B]) shapes — errors inside HTTP 200 `{success:false}` envelopes, and the
+`metadata.usage_limited` answer meaning "out of credit".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import APIError, BadRequest, InsufficientFunds, ModelNotFound, NotFound
+from ..types import ChatRequest, Completion, Credits, ModelInfo, ToolCall, Usage, UserInfo, content_text
+
+INTERFACE = "puter-chat-completion"
+DRIVER = "ai-chat"
+MICRO_CENTS_PER_USD = 100_000_000
+
+
+def chat_body(request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+    """The `/drivers/call` body for `complete`. The model is always sent (self-hosted has no default)."""
+    args: dict[str, Any] = {"messages": [m.to_dict() for m in request.messages], "model": request.model}
+    if stream:
+        args["stream"] = True
+    if request.temperature is not None:
+        args["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        args["max_tokens"] = request.max_tokens
+    if request.top_p is not None:
+        args["top_p"] = request.top_p
+    if request.stop:
+        args["stop"] = list(request.stop)
+    if request.tools:
+        args["tools"] = [dict(t) for t in request.tools]
+    if request.provider_pin:
+        args["provider"] = request.provider_pin
+    args.update(request.extra)
+    return {"interface": INTERFACE, "driver": DRIVER, "method": "complete", "args": args}
+
+
+def driver_body(method: str) -> dict[str, Any]:
+    return {"interface": INTERFACE, "driver": DRIVER, "method": method, "args": {}}
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+def error_fields(body: Mapping[str, Any] | str) -> tuple[str, str | None, int | None]:
+    """(message, code, status inside the body) from any of Puter's error shapes."""
+    if isinstance(body, str):
+        return body, None, None
+    inner = body.get("error")
+    code = body.get("code")
+    message = body.get("message")
+    status = None
+    if isinstance(inner, Mapping):
+        code = code or inner.get("code")
+        message = message or inner.get("message")
+        status = inner.get("status") if isinstance(inner.get("status"), int) else None
+    elif isinstance(inner, str):
+        message = message or inner
+    return str(message or "the server reported an error"), (str(code) if code else None), status
+
+
+def refine(error: APIError) -> APIError:
+    """Puter signals some errors only in the message: an unknown model, an unknown driver."""
+    message = error.message
+    if isinstance(error, BadRequest) and (
+        message.startswith("Model not found") or (error.code == "field_invalid" and '"model"' in message)
+    ):
+        return ModelNotFound(message, status_code=error.status_code, code=error.code, body=error.body)
+    if isinstance(error, NotFound) and message.startswith("Driver not found"):
+        error.hint = "this server does not offer Puter's ai-chat driver; check PUTER_API_ORIGIN"
+    return error
+
+
+# --- answers --------------------------------------------------------------------------------------
+
+
+def parse_usage(raw: Any) -> Usage:
+    if not isinstance(raw, Mapping):
+        return Usage()
+    inputs = _first_int(raw, "input_tokens", "prompt_tokens")
+    outputs = _first_int(raw, "output_tokens", "completion_tokens")
+    cents = raw.get("usd_cents")
+    cost = cents / 100 if isinstance(cents, (int, float)) and not isinstance(cents, bool) else None
+    return Usage(input_tokens=inputs, output_tokens=outputs, cost_usd=cost)
+
+
+def _first_int(raw: Mapping[str, Any], *keys: str) -> int | None:
+    for key in keys:
+        value = raw.get(key)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+def is_usage_limited(data: Mapping[str, Any]) -> bool:
+    metadata = data.get("metadata")
+    return isinstance(metadata, Mapping) and metadata.get("usage_limited") is True
+
+
+def usage_limited_error() -> InsufficientFunds:
+    return InsufficientFunds("your Puter account has reached its AI usage limit", code="usage_limited")
+
+
+def parse_completion(data: Mapping[str, Any], requested_model: str) -> Completion:
+    """A successful `complete` envelope → Completion. Accepts OpenAI-style and Anthropic-style results."""
+    result = _mapping(data.get("result"))
+    message = _mapping(result.get("message"))
+    content = message.get("content")
+    text = content_text(content)
+    calls: list[ToolCall] = []
+    for call in message.get("tool_calls") or ():
+        function = call.get("function") or {}
+        calls.append(ToolCall(str(call.get("id", "")), str(function.get("name", "")), _json_args(function)))
+    if isinstance(content, list):
+        for block in content:
+            if isinstance(block, Mapping) and block.get("type") == "tool_use":
+                calls.append(ToolCall(str(block.get("id", "")), str(block.get("name", "")), block.get("input") or {}))
+    metadata = _mapping(data.get("metadata"))
+    model = str(metadata.get("providerUsed") or message.get("model") or requested_model)
+    usage = parse_usage(result.get("usage") or message.get("usage"))
+    finish = message.get("stop_reason") if calls and message.get("stop_reason") else result.get("finish_reason")
+    reasoning = message.get("reasoning") if isinstance(message.get("reasoning"), str) else ""
+    return Completion(text, model, usage, finish, reasoning or "", tuple(calls))
+
+
+def _json_args(function: Mapping[str, Any]) -> Mapping[str, Any]:
+    arguments = function.get("arguments")
+    if isinstance(arguments, Mapping):
+        return arguments
+    try:
+        parsed = json.loads(arguments or "{}")
+    except ValueError:
+        return {"_raw": arguments}
+    return parsed if isinstance(parsed, dict) else {"_value": parsed}
+
+
+# --- discovery and account ------------------------------------------------------------------------
+
+_INPUT_KEYS = ("prompt_tokens", "input_tokens", "input-tokens", "prompt", "input")
+_OUTPUT_KEYS = ("completion_tokens", "output_tokens", "output-tokens", "completion", "output")
+
+
+def parse_model(obj: Mapping[str, Any]) -> ModelInfo:
+    """A model object in the current (`costs`, `costs_currency`) or older (`cost{}`) shape."""
+    model_id = str(obj.get("puterId") or obj.get("id"))
+    aliases = [str(a) for a in obj.get("aliases") or () if str(a) != model_id]
+    if obj.get("puterId") and obj.get("id") and str(obj["id"]) not in aliases:
+        aliases.insert(0, str(obj["id"]))
+    input_cost, output_cost = _costs(obj)
+    return ModelInfo(
+        id=model_id,
+        provider=obj.get("provider"),
+        name=obj.get("name"),
+        aliases=tuple(aliases),
+        context=_int_or_none(obj.get("context")),
+        max_tokens=_int_or_none(obj.get("max_tokens")),
+        input_cost=input_cost,
+        output_cost=output_cost,
+    )
+
+
+def _costs(obj: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """US dollars per million tokens. Puter gives US cents per `tokens` tokens (default one million)."""
+    costs = obj.get("costs")
+    if isinstance(costs, Mapping):
+        per = costs.get("tokens") or 1_000_000
+        in_keys = (obj["input_cost_key"], *_INPUT_KEYS) if obj.get("input_cost_key") else _INPUT_KEYS
+        out_keys = (obj["output_cost_key"], *_OUTPUT_KEYS) if obj.get("output_cost_key") else _OUTPUT_KEYS
+        return _per_million(costs, in_keys, per), _per_million(costs, out_keys, per)
+    cost = obj.get("cost")
+    if isinstance(cost, Mapping):
+        per = cost.get("tokens") or 1_000_000
+        return _per_million(cost, ("input",), per), _per_million(cost, ("output",), per)
+    return None, None
+
+
+def _per_million(costs: Mapping[str, Any], keys: tuple[str, ...], per: float) -> float | None:
+    for key in keys:
+        value = costs.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            return round(value / 100 * 1_000_000 / per, 10)
+    return None
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def parse_user(data: Mapping[str, Any]) -> UserInfo:
+    confirmed = data.get("email_confirmed")
+    return UserInfo(
+        username=str(data.get("username", "")),
+        uuid=data.get("uuid"),
+        email=data.get("email"),
+        email_confirmed=bool(confirmed) if confirmed is not None else None,
+        is_temp=bool(data.get("is_temp", False)),
+    )
+
+
+def parse_credits(data: Mapping[str, Any]) -> Credits:
+    """`/metering/usage` (micro-cents) → dollars."""
+    info = _mapping(data.get("allowanceInfo"))
+    usage = _mapping(data.get("usage"))
+
+    def dollars(value: Any) -> float | None:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return value / MICRO_CENTS_PER_USD if ok else None
+
+    return Credits(
+        remaining_usd=dollars(info.get("remaining")),
+        allowance_usd=dollars(info.get("monthUsageAllowance")),
+        used_usd=dollars(usage.get("total")),
+    )
