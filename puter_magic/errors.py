@@ -2,6 +2,7 @@
 
     PuterError                       base; `hint` says what to do, `one_line()` is what the notebook shows
     ├── ConfigurationError           a setting is missing or malformed (bad URL, unknown preset, …)
+    ├── InputError                   the cell, its options or a referenced variable cannot be used as given
     ├── TransportError               the request never got an HTTP answer
     │   ├── ConnectionFailed         the server could not be reached (refused, DNS, TLS)
     │   └── Timeout                  connect, first byte or silence between chunks took too long
@@ -59,6 +60,12 @@ class ConfigurationError(PuterError):
     """Raised when a setting is missing or malformed."""
 
     hint = "check the setting with `%puter config`"
+
+
+class InputError(PuterError):
+    """Raised when a cell, its options or a referenced variable cannot be used as given."""
+
+    hint = "check the cell; `%puter help` lists the options"
 
 
 class TransportError(PuterError):
