@@ -97,11 +97,13 @@ class LoopThread:
         if self.in_loop_thread():
             coro.close()
             self._guard()
-        job = self._spawn(coro)
+        job: _Job[T] | None = None
         try:
+            job = self._spawn(coro)
             return job.future.result(timeout)
         except BaseException:
-            job.cancel_and_wait()
+            if job is not None:
+                job.cancel_and_wait()
             raise
 
     async def run_async(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -122,9 +124,10 @@ class LoopThread:
         """
         self._guard()
         inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        job = self._spawn(_produce(source, inbox))
+        job: _Job[None] | None = None
         finished = False
         try:
+            job = self._spawn(_produce(source, inbox))
             while True:
                 batch = inbox.get()
                 for item in batch:
@@ -134,7 +137,7 @@ class LoopThread:
                         return
                     yield item
         finally:
-            if not finished:
+            if not finished and job is not None:
                 job.cancel_and_wait()
 
     async def aiterate(self, source: Callable[[], AsyncIterable[T]]) -> AsyncIterator[T]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import threading
+import time
 
 import pytest
 
@@ -90,8 +92,17 @@ def test_ctrl_c_while_blocked_cancels_the_work(loop_thread):
         finally:
             cleaned.set()
 
+    main = threading.main_thread().ident
+
+    def blocked_in_wait() -> bool:
+        frame = sys._current_frames().get(main)
+        return frame is not None and frame.f_code.co_name == "wait"
+
     def interrupt():
         started.wait(5)
+        deadline = time.monotonic() + 5
+        while not blocked_in_wait() and time.monotonic() < deadline:
+            time.sleep(0.001)  # polls the main thread's frame; the signal must land while it blocks
         os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=interrupt, daemon=True).start()
