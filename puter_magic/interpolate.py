@@ -1,0 +1,126 @@
+"""Notebook variables in a prompt: `{{ name }}` is replaced by the variable's value; every other brace is left alone.
+
+A prompt is a cell's text, often code: dicts, JSON, f-strings (`f"{x:>10}"`), LaTeX, Jinja templates. So, unlike
+`str.format`, nothing is expanded unless it is exactly a reference:
+
+    {{ path }}     path = NAME ( .NAME | [INT] | ['text'] | ["text"] )*      spaces allowed just inside the braces
+
+    {{df}}  {{ cfg.model }}  {{In[3]}}  {{Out[2]}}  {{data['key']}}  {{items[-1]}}
+
+- Anything else between `{{` and `}}` (Jinja's `{{ user.name | upper }}`, `{{ x + 1 }}`, `{{}}`) stays as it is.
+- `\\{{ path }}`: a backslash right before a reference keeps it literal; the backslash is removed. A backslash before
+  braces that are not a reference is not an escape and stays.
+- Extra braces around a reference stay: `{{{x}}}` becomes `{` + x + `}` (the innermost `{{x}}` is the reference),
+  so a JSON template such as `{"user": {{user}}}` works.
+- Attributes must be public: `{{x._y}}` and dunders are refused. Items are looked up with `obj[key]`.
+- A value is rendered once and never scanned again: str as is; bytes decoded as UTF-8; dict, list and tuple as
+  indented JSON (repr when they are not JSON-able); anything else with `str()`.
+
+Pure: standard library and `puter_magic.errors` only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import InputError
+
+_NAME = r"[^\W\d]\w*"
+_STEP = rf"""\.{_NAME}|\[(?:-?\d{{1,18}}|'[^'\n]*'|"[^"\n]*")\]"""
+_PATH = rf"{_NAME}(?:{_STEP})*"
+_REFERENCE = re.compile(rf"(?P<escape>\\)?\{{\{{[ \t]*(?P<path>{_PATH})[ \t]*\}}\}}")
+_WHOLE_PATH = re.compile(_PATH)
+_PARTS = re.compile(
+    rf"(?P<first>^{_NAME})|\.(?P<attr>{_NAME})|\[(?P<index>-?\d+)\]"
+    r"""|\['(?P<single>[^']*)'\]|\["(?P<double>[^"]*)"\]"""
+)
+
+UNKNOWN_HINT = "define it first, or write \\{{ to send the braces as they are"
+LOOKUP_HINT = "check the value, or write \\{{ to send the braces as they are"
+
+
+def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
+    """`text` with each `{{ path }}` replaced by the rendered value from `namespace`; one regex pass.
+
+    Raises InputError for an unknown name, a private attribute, or a lookup that fails.
+    """
+    if "{{" not in text:
+        return text
+
+    rendered: dict[str, str] = {}  # each path is looked up and rendered once per call
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group("escape"):
+            return match.group(0)[1:]
+        path = match.group("path")
+        if path not in rendered:
+            value = resolve(path, namespace)
+            try:
+                rendered[path] = render(value)
+            except Exception as exc:  # a broken __str__ / __repr__
+                raise InputError(f"cannot show {{{{{path}}}}}: {_reason(exc)}", hint=LOOKUP_HINT) from None
+        return rendered[path]
+
+    return _REFERENCE.sub(replace, text)
+
+
+def references(text: str) -> list[str]:
+    """The paths that `interpolate()` would expand, as written, in order of first appearance, without repeats."""
+    if "{{" not in text:
+        return []
+    found = (match.group("path") for match in _REFERENCE.finditer(text) if not match.group("escape"))
+    return list(dict.fromkeys(found))
+
+
+def resolve(path: str, namespace: Mapping[str, Any]) -> Any:
+    """The value `path` (a reference without its braces) names in `namespace`."""
+    shown = f"{{{{{path}}}}}"
+    if not _WHOLE_PATH.fullmatch(path):
+        raise InputError(f"{shown} is not a reference", hint="use NAME, .attribute, [number] or ['key'] steps")
+    steps = [_step(match) for match in _PARTS.finditer(path)]
+    for kind, key in steps:
+        if kind == "attr" and isinstance(key, str) and key.startswith("_"):
+            raise InputError(
+                f"{shown} uses {key!r}: private attributes are not available",
+                hint="reference a public attribute, or write \\{{ to send the braces as they are",
+            )
+    first = steps[0][1]
+    if first not in namespace:
+        raise InputError(f"unknown name {first!r} in {shown}", hint=UNKNOWN_HINT)
+    value = namespace[first]
+    for kind, key in steps[1:]:
+        try:
+            value = getattr(value, key) if kind == "attr" else value[key]
+        except Exception as exc:
+            raise InputError(f"cannot look up {shown}: {_reason(exc)}", hint=LOOKUP_HINT) from None
+    return value
+
+
+def render(value: Any) -> str:
+    """The text a value stands for in a prompt. Errors of the value's own `__str__`/`__repr__` propagate."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, (dict, list)) or (isinstance(value, tuple) and not hasattr(value, "_fields")):
+        try:
+            return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+        except (TypeError, ValueError, RecursionError):  # non-string keys, circular references
+            return repr(value)
+    return str(value)
+
+
+def _step(match: re.Match[str]) -> tuple[str, Any]:
+    kind = match.lastgroup or ""
+    if kind == "index":
+        return kind, int(match.group(kind))
+    if kind in ("single", "double"):
+        return "item", match.group(kind)
+    return kind, match.group(kind)
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
