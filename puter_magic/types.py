@@ -48,6 +48,11 @@ def content_text(content: Any) -> str:
     return "".join(parts)
 
 
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    """`value` when it is a mapping, else an empty one: for reading JSON of unknown shape."""
+    return value if isinstance(value, Mapping) else {}
+
+
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
     """What a provider is asked. `extra` is merged into the provider's request body as is."""
@@ -174,3 +179,39 @@ class ProviderStatus:
     model_count: int | None = None
     credits: Credits | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What chat() returns: the text, and where it came from. Renders as Markdown and as plain text."""
+
+    text: str
+    model: str
+    provider: str
+    thread: str | None = None
+    usage: Usage = Usage()
+    interrupted: bool = False
+    reasoning: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+
+    def __str__(self) -> str:
+        return self.text
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/markdown": self.text, "text/plain": self.text}
+
+    def provenance(self) -> dict[str, Any]:
+        """The metadata a notebook output carries: provider, model, thread, usage and cost."""
+        usage = self.usage
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "thread": self.thread,
+            "usage": {
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "estimated": usage.estimated,
+            },
+            "cost_usd": usage.cost_usd,
+            "interrupted": self.interrupted,
+        }

@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "puter_magic"
-PURE = ["types.py", "errors.py", "decoders.py", "providers/puter_wire.py"]
+PURE = [
+    "types.py",
+    "errors.py",
+    "decoders.py",
+    "providers/puter_wire.py",
+    "conversation.py",
+    "interpolate.py",
+    "formats.py",
+]
 HTTPX_ALLOWED = ("http.py", "providers/", "testing/", "server/")
 
 

@@ -1,0 +1,255 @@
+"""The `%puter COMMAND` subcommands: each parses its words, asks the session, and returns a Report."""
+
+from __future__ import annotations
+
+import difflib
+import getpass
+import shlex
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .conversation import Conversations
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a command shows: Markdown in notebooks, plain text in terminals and reprs."""
+
+    markdown: str
+    plain: str
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/markdown": self.markdown, "text/plain": self.plain}
+
+    def __repr__(self) -> str:
+        return self.plain
+
+
+def say(text: str) -> Report:
+    return Report(text, text.replace("`", "").replace("**", ""))
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], caption: str = "") -> Report:
+    escape = [[str(cell).replace("|", "\\|") for cell in row] for row in rows]
+    markdown = "\n".join(
+        [f"| {' | '.join(headers)} |", f"|{'---|' * len(headers)}", *(f"| {' | '.join(r)} |" for r in escape)]
+    )
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=False)]
+    plain = "\n".join(
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in [headers, *rows]
+    )
+    if caption:
+        markdown, plain = f"{markdown}\n\n{caption}", f"{plain}\n{caption}"
+    return Report(markdown, plain)
+
+
+Command = Callable[[Any, str], Any]
+COMMANDS: dict[str, tuple[Command, str]] = {}
+
+
+def command(name: str, usage: str) -> Callable[[Command], Command]:
+    def register(fn: Command) -> Command:
+        COMMANDS[name] = (fn, usage)
+        return fn
+
+    return register
+
+
+def run(magics: Any, line: str) -> Any:
+    name, _, rest = line.strip().partition(" ")
+    name = name or "status"
+    if name not in COMMANDS:
+        close = difflib.get_close_matches(name, COMMANDS, n=1)
+        hint = f"did you mean `%puter {close[0]}`?" if close else "`%puter help` lists the commands"
+        raise InputError(f"unknown command {name!r}", hint=hint)
+    return COMMANDS[name][0](magics, rest.strip())
+
+
+@command("help", "this list")
+def cmd_help(magics: Any, rest: str) -> Report:
+    rows = [[f"%puter {name}", usage] for name, (_, usage) in COMMANDS.items()]
+    rows.append(["%%puter [options]", "the cell is the prompt; `%%puter?` lists the options"])
+    return table(["command", "what it does"], rows)
+
+
+@command("status", "who you are, the provider, model and thread")
+def cmd_status(magics: Any, rest: str) -> Report:
+    session = magics.session
+    status = session.status()
+    if status.user:
+        line = f"Connected to {status.origin} as **{status.user.username}**"
+        if status.credits and status.credits.remaining_usd is not None:
+            line += f" — ${status.credits.remaining_usd:.2f} of credit left"
+    elif status.reachable:
+        line = f"Not connected to {status.origin}: {status.error} — `%puter login`"
+    else:
+        line = f"Cannot reach {status.origin}: {status.error}"
+    model = session.model or "none (`%puter model NAME`)"
+    return say(f"{line}  \nModel: `{model}` · thread: `{session.conversations.active}`")
+
+
+@command("login", "log in (username + password, a 2FA code if asked); --token to paste a token")
+def cmd_login(magics: Any, rest: str) -> Report:
+    session = magics.session
+    words = shlex.split(rest)
+    if "--token" in words:
+        user = session.use_token(getpass.getpass("Puter API token: ").strip())
+    else:
+        username = next((w for w in words if not w.startswith("-")), "") or input("Username or email: ").strip()
+        password = getpass.getpass("Password: ")
+        user = session.login(username, password, otp=lambda: input("One-time code: ").strip())
+    return say(f"Logged in as **{user.username}**. The token is stored for {session.provider.origin} (mode 0600).")
+
+
+@command("logout", "forget the token")
+def cmd_logout(magics: Any, rest: str) -> Report:
+    magics.session.logout()
+    return say("Logged out.")
+
+
+@command("models", "list the models, optionally filtered: %puter models gpt")
+def cmd_models(magics: Any, rest: str) -> Report:
+    models = magics.session.models(refresh=True)
+    shown = sorted((m for m in models if rest.lower() in m.id.lower()), key=lambda m: m.id)
+    rows = []
+    for m in shown:
+        price = (
+            f"${m.input_cost:g} / ${m.output_cost:g}" if m.input_cost is not None and m.output_cost is not None else ""
+        )
+        rows.append([m.id, m.provider or "", f"{m.context:,}" if m.context else "", price])
+    caption = f"{len(shown)} of {len(models)} models" + (f" matching {rest!r}" if rest else "")
+    return table(["model", "provider", "context", "$ per M tokens in / out"], rows, caption)
+
+
+@command("model", "show or set the model: %puter model NAME (--any skips the check)")
+def cmd_model(magics: Any, rest: str) -> Report:
+    session = magics.session
+    words = shlex.split(rest)
+    names = [w for w in words if not w.startswith("--")]
+    if not names:
+        return say(f"Model: `{session.model or 'none'}`")
+    name = names[0]
+    if "--any" not in words:
+        try:
+            models = session.known_models() or session.models()
+        except Exception:
+            models = []
+        if models and not any(m.matches(name) for m in models):
+            ids = [m.id for m in models] + [a for m in models for a in m.aliases]
+            close = difflib.get_close_matches(name, ids, n=3, cutoff=0.5)
+            hint = f"did you mean {', '.join(close)}?" if close else "see `%puter models`"
+            raise InputError(f"unknown model {name!r}", hint=f"{hint} (or `%puter model {name} --any`)")
+    session.set_model(name)
+    return say(f"Model set to `{name}`.")
+
+
+@command("provider", "show or switch: puter, ollama, vllm, lmstudio, llamacpp, textgen, a URL; add NAME URL")
+def cmd_provider(magics: Any, rest: str) -> Report:
+    session = magics.session
+    words = shlex.split(rest)
+    key_env = _option(words, "--key-env")
+    if not words:
+        rows = [
+            ["●" if e.name == session.provider_name else "", e.name, e.base_url, e.key_env or ""]
+            for e in session.registry.endpoints()
+        ]
+        return table(["", "provider", "URL", "key from"], rows)
+    if words[0] == "add":
+        if len(words) != 3:
+            raise InputError("usage: %puter provider add NAME URL [--key-env VAR]")
+        endpoint = session.registry.add(words[1], words[2], key_env=key_env)
+        return say(f"Added `{endpoint.name}` at {endpoint.base_url}.")
+    provider = session.use_provider(words[0], key_env=key_env)
+    model = f" Model: `{session.model}`." if session.model else " Pick a model with `%puter models`."
+    return say(f"Provider `{provider.name}` ({provider.origin}) is active.{model}")
+
+
+def _option(words: list[str], flag: str) -> str | None:
+    """Remove `flag VALUE` from words and return VALUE."""
+    if flag not in words:
+        return None
+    at = words.index(flag)
+    if at + 1 >= len(words):
+        raise InputError(f"{flag} needs a value")
+    value = words[at + 1]
+    del words[at : at + 2]
+    return value
+
+
+@command("threads", "list the conversation threads")
+def cmd_threads(magics: Any, rest: str) -> Report:
+    conversations: Conversations = magics.session.conversations
+    rows = []
+    for name in conversations.names():
+        thread = conversations.thread(name)
+        marker = "●" if name == conversations.active else ""
+        rows.append([marker, name, str(len(thread.turns)), (thread.system or "")[:60]])
+    return table(["", "thread", "turns", "system prompt"], rows)
+
+
+@command("thread", "switch to a thread (created when new): %puter thread NAME")
+def cmd_thread(magics: Any, rest: str) -> Report:
+    if not rest:
+        return say(f"Thread: `{magics.session.conversations.active}`")
+    magics.session.conversations.switch(rest)
+    magics.session._notify("thread")
+    return say(f"Thread `{rest}` is active.")
+
+
+@command("system", "show or set the active thread's system prompt (--clear removes it)")
+def cmd_system(magics: Any, rest: str) -> Report:
+    conversations = magics.session.conversations
+    if not rest:
+        current = conversations.thread().system
+        return say(f"System prompt: {current!r}" if current else "No system prompt.")
+    conversations.set_system(None if rest == "--clear" else rest)
+    return say("System prompt removed." if rest == "--clear" else "System prompt set.")
+
+
+@command("history", "the transcript of a thread: %puter history [THREAD]")
+def cmd_history(magics: Any, rest: str) -> Report:
+    text = magics.session.conversations.to_markdown(rest or None)
+    return Report(text, text)
+
+
+@command("clear", "forget a thread's turns: %puter clear [THREAD]")
+def cmd_clear(magics: Any, rest: str) -> Report:
+    magics.session.conversations.clear(rest or None)
+    magics.session._notify("history")
+    return say(f"Cleared thread `{rest or magics.session.conversations.active}`.")
+
+
+@command("export", "save the conversations: %puter export PATH (.json, or .md for a transcript)")
+def cmd_export(magics: Any, rest: str) -> Report:
+    if not rest:
+        raise InputError("no file given", hint="%puter export conversations.json")
+    magics.session.conversations.save(rest)
+    return say(f"Saved to `{rest}`.")
+
+
+@command("import", "load conversations saved with export: %puter import PATH")
+def cmd_import(magics: Any, rest: str) -> Report:
+    if not rest:
+        raise InputError("no file given", hint="%puter import conversations.json")
+    magics.session.conversations = Conversations.load(rest)
+    magics.session._notify("history")
+    return say(f"Loaded {len(magics.session.conversations.names())} thread(s) from `{rest}`.")
+
+
+@command("usage", "the credit left on your Puter account")
+def cmd_usage(magics: Any, rest: str) -> Report:
+    credits = magics.session.usage()
+    if credits.remaining_usd is None:
+        return say("The server did not report your credit.")
+    allowance = f" of ${credits.allowance_usd:.2f} this month" if credits.allowance_usd is not None else ""
+    return say(f"${credits.remaining_usd:.2f} left{allowance}.")
+
+
+@command("config", "the effective settings (secrets masked)")
+def cmd_config(magics: Any, rest: str) -> Report:
+    rows = [[name, shown, source] for name, shown, source in magics.session.settings.describe()]
+    for trait in ("default_model", "default_format", "temperature", "max_tokens", "update_interval", "autosave"):
+        rows.append([f"PuterMagics.{trait}", str(getattr(magics, trait)), "%config"])
+    return table(["setting", "value", "from"], rows)

@@ -1,0 +1,194 @@
+"""`%%puter` and `%puter`: the notebook face of the Session.
+
+    %load_ext puter_magic
+    %puter model deterministic
+    %%puter -t ideas
+    Three names for a cat, please.
+
+Settings are traitlets, so `%config PuterMagics.default_model = "gpt-5-nano"` and `ipython_config.py` work.
+Expected failures become one-line UsageErrors (no traceback); see errors.py for what each one suggests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, magic_arguments
+from traitlets import Enum, Float, Integer, TraitError, Unicode, observe
+
+from . import commands
+from .display import AnswerView, in_terminal
+from .errors import InputError, PuterError
+from .formats import FORMATS, bundle, value_of
+from .interpolate import interpolate
+from .sessions import Session, session
+from .types import Finished, TextDelta
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly(method: F) -> F:
+    """Expected failures become one line (IPython shows a UsageError without a traceback)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except PuterError as error:
+            raise UsageError(error.one_line()) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@magic_arguments()
+@argument("-m", "--model", help="model id for this cell (default: the session's model)")
+@argument("--provider", help="provider for this cell (default: the session's provider)")
+@argument("-t", "--thread", help="conversation thread (default: the active one)")
+@argument("-s", "--system", help="system prompt: sets the thread's (or, with --no-history, this cell's)")
+@argument("--temperature", type=float, help="sampling temperature")
+@argument("--max-tokens", type=int, help="upper bound on the answer's tokens")
+@argument("--no-stream", action="store_true", help="wait for the whole answer instead of streaming it")
+@argument("--new", action="store_true", help="start the thread over before asking")
+@argument("--no-history", action="store_true", help="a one-off question: no context, nothing kept")
+@argument("-f", "--format", choices=FORMATS, help="markdown (default), text, code or json")
+@argument("--insert", action="store_true", help="with -f code: put the code into a new cell below")
+@argument("-o", "--out", metavar="VAR", help="store the answer (for json: the parsed value) in VAR")
+@argument("--quiet", action="store_true", help="show nothing; use with -o, or to add context silently")
+@argument("--raw", action="store_true", help="send the cell as it is: no {{name}} expansion")
+def cell_options(line: str) -> None:
+    """%%puter [options] — the cell is the prompt; {{name}} inserts a variable (\\{{ for literal braces)."""
+
+
+def parse_options(line: str) -> Any:
+    """The %%puter line, split like a shell would (IPython's own splitter keeps the quotes)."""
+    try:
+        argv = shlex.split(line)
+    except ValueError as exc:
+        raise InputError(f"cannot read the options: {exc}", hint="check the quotes on the %%puter line") from None
+    return cell_options.parser.parse_args(argv)
+
+
+@magics_class
+class PuterMagics(Magics):
+    """The %puter line magic and the %%puter cell magic."""
+
+    default_model = Unicode(None, allow_none=True, help="model used when a cell does not name one").tag(config=True)
+    default_format = Enum(FORMATS, "markdown", help="how answers are shown by default").tag(config=True)
+    temperature = Float(None, allow_none=True, help="default sampling temperature").tag(config=True)
+    max_tokens = Integer(None, allow_none=True, help="default upper bound on an answer's tokens").tag(config=True)
+    update_interval = Float(0.08, help="seconds between screen updates while an answer streams").tag(config=True)
+    autosave = Unicode(None, allow_none=True, help="JSON file the conversations are saved to after each answer").tag(
+        config=True
+    )
+
+    def __init__(self, shell: Any = None, session_: Session | None = None, **kwargs: Any) -> None:
+        # Set before the traitlets machinery loads config, which fires the observers below.
+        self.session = session_ if session_ is not None else session()
+        self.cell_id: str | None = None
+        super().__init__(shell=shell, **kwargs)
+        self._apply_config()
+
+    def _apply_config(self) -> None:
+        if self.default_model and not self.session.model:
+            self.session.set_model(self.default_model)
+        self.session.temperature = self.temperature
+        self.session.max_tokens = self.max_tokens
+        path = Path(self.autosave).expanduser() if self.autosave else None
+        if path is not None and path.suffix.lower() not in (".json", ".md"):
+            raise TraitError(f"autosave must name a .json (or .md) file, not {self.autosave!r}")
+        self.session.autosave = path
+
+    @observe("default_model", "temperature", "max_tokens", "autosave")
+    def _on_config_change(self, change: dict[str, Any]) -> None:
+        if change["name"] == "default_model":
+            self.session.set_model(change["new"])
+        self._apply_config()
+
+    def on_pre_run_cell(self, info: Any) -> None:
+        """The cell id keys the cell's turn, so re-running a cell replaces its turn."""
+        self.cell_id = getattr(info, "cell_id", None)
+
+    @no_var_expand
+    @line_cell_magic
+    @friendly
+    def puter(self, line: str, cell: str | None = None) -> Any:
+        """%puter COMMAND … (`%puter help` lists them) · %%puter [options] with the prompt as the cell."""
+        if cell is None:
+            return commands.run(self, line)
+        return self.ask(line, cell)
+
+    def ask(self, line: str, cell: str) -> Any:
+        args = parse_options(line)
+        fmt = args.format or self.default_format
+        namespace = self.shell.user_ns if self.shell is not None else {}
+        prompt = cell if args.raw else interpolate(cell, namespace)
+        exchange = self.session.prepare(
+            prompt.strip("\n"),
+            model=args.model,
+            thread=args.thread,
+            system=args.system,
+            key=self.cell_id,
+            history=not args.no_history,
+            new=args.new,
+            temperature=args.temperature,
+            max_tokens=args.max_tokens,
+            provider=args.provider,
+        )
+        view = AnswerView(
+            interval=self.update_interval, terminal=in_terminal(self.shell), plain=fmt == "text", quiet=args.quiet
+        )
+        answer = self._receive(exchange, view, stream=not args.no_stream)
+        value = value_of(answer, fmt)
+        view.finish(bundle(answer, fmt, value), {"puter_magic": answer.provenance()})
+        if args.out:
+            namespace[args.out] = value
+        if args.insert and self.shell is not None:
+            self.shell.set_next_input(value_of(answer, "code"), replace=False)
+        return None
+
+    def _receive(self, exchange: Any, view: AnswerView, *, stream: bool) -> Any:
+        """Stream (or wait for) the answer into `view`; keep the turn once it is complete or interrupted."""
+        if not stream:
+            return self.session.complete(exchange)
+        finished: Finished | None = None
+        view.start()
+        try:
+            for event in self.session.events(exchange):
+                if isinstance(event, TextDelta):
+                    view.append(event.text)
+                elif isinstance(event, Finished):
+                    finished = event
+        except KeyboardInterrupt:
+            answer = self.session.record(exchange, view.text, interrupted=True)
+            view.finish(bundle(answer, "markdown"), {"puter_magic": answer.provenance()})
+            raise UsageError("interrupted — the part that arrived is kept, flagged in the history") from None
+        except PuterError as error:
+            view.keep_partial("stopped by an error; nothing was added to the history")
+            raise UsageError(error.one_line()) from None
+        usage = finished.usage if finished else None
+        model = finished.model if finished and finished.model else None
+        return self.session.record(exchange, view.text, usage=usage, model=model)
+
+
+def load(shell: Any) -> PuterMagics:
+    magics = PuterMagics(shell)
+    shell.register_magics(magics)
+    shell.events.register("pre_run_cell", magics.on_pre_run_cell)
+    return magics
+
+
+def unload(shell: Any) -> None:
+    for kind in ("line", "cell"):
+        shell.magics_manager.magics[kind].pop("puter", None)
+    for configurable in list(getattr(shell, "configurables", [])):
+        if isinstance(configurable, PuterMagics):
+            shell.configurables.remove(configurable)
+            with contextlib.suppress(ValueError):
+                shell.events.unregister("pre_run_cell", configurable.on_pre_run_cell)

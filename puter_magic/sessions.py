@@ -1,0 +1,337 @@
+"""The kernel-wide Session: settings, the active provider and model, conversations, and the public API.
+
+One Session serves the magics, the panel and user code alike, so a change made in one shows in the others.
+Network work runs on the private loop thread; conversations change only when an answer has arrived.
+
+    import puter_magic
+    puter_magic.chat("Hello")                 # sync, anywhere
+    await puter_magic.achat("Hello")          # from a notebook's top-level await
+    for piece in puter_magic.stream("Hello"): print(piece, end="")
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import Settings
+from .conversation import Conversations, Turn
+from .errors import InputError, PuterError
+from .loop import LoopThread, default_loop
+from .providers.base import Provider
+from .providers.registry import PUTER, ProviderRegistry
+from .redact import logger
+from .types import Answer, ChatRequest, Completion, Finished, ModelInfo, ProviderStatus, StreamEvent, TextDelta, Usage
+
+DEFAULT_BUDGET = 8192
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request in the making: what will be sent, and where its turn will be recorded."""
+
+    request: ChatRequest
+    prompt: str
+    thread: str
+    key: str | None
+    record: bool
+    provider: str
+
+
+class Session:
+    """Everything one notebook (or script) shares: see the module docstring."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        provider: Provider | None = None,
+        loop: LoopThread | None = None,
+    ) -> None:
+        self.settings = settings if settings is not None else Settings.load()
+        self.loop = loop if loop is not None else default_loop()
+        self.registry = ProviderRegistry(self.settings)
+        self.provider_name = PUTER
+        if provider is not None:
+            self.registry.adopt(provider)
+            self.provider_name = provider.name
+        self.model: str | None = self.settings.model
+        self._model_of: dict[str, str | None] = {}
+        self.temperature: float | None = None
+        self.max_tokens: int | None = None
+        self.conversations = Conversations()
+        self.autosave: Path | None = None
+        self._models: dict[str, list[ModelInfo]] = {}
+        self._lock = threading.RLock()
+        self._listeners: list[Callable[[str], None]] = []
+
+    # --- provider and model -----------------------------------------------------------------------
+
+    @property
+    def provider(self) -> Provider:
+        """The active provider (created on first use)."""
+        with self._lock:
+            return self.registry.get(self.provider_name)
+
+    def use_provider(self, spec: str, *, key_env: str | None = None) -> Provider:
+        """Switch to "puter", a preset ("ollama", …), a named endpoint or a base URL; each keeps its model."""
+        with self._lock:
+            name = self.registry.resolve(spec, key_env=key_env)
+            if name != self.provider_name:
+                self._model_of[self.provider_name] = self.model
+                self.provider_name = name
+                self.model = self._model_of.get(name)
+            provider = self.registry.get(name)
+        self._notify("provider")
+        return provider
+
+    def set_model(self, model: str | None) -> None:
+        self.model = model.strip() if model else None
+        self._notify("model")
+
+    def models(self, *, refresh: bool = False) -> list[ModelInfo]:
+        """The provider's models, fetched once and cached per provider."""
+        provider = self.provider
+        key = f"{provider.name}@{provider.origin}"
+        if refresh or key not in self._models:
+            self._models[key] = self.loop.run(provider.models())
+            self._notify("models")
+        return self._models[key]
+
+    def known_models(self, provider: str | None = None) -> list[ModelInfo] | None:
+        """The cached model list of a provider (the active one by default); None when never fetched."""
+        chosen = self.registry.get(provider or self.provider_name)
+        return self._models.get(f"{chosen.name}@{chosen.origin}")
+
+    def model_info(self, model: str, provider: str | None = None) -> ModelInfo | None:
+        for info in self.known_models(provider) or ():
+            if info.matches(model):
+                return info
+        return None
+
+    # --- account ----------------------------------------------------------------------------------
+
+    def status(self) -> ProviderStatus:
+        return self.loop.run(self.provider.status())
+
+    def login(self, username: str, password: str, *, otp: Any = None) -> Any:
+        user = self.loop.run(self._puter().login(username, password, otp=otp))
+        self._notify("login")
+        return user
+
+    def use_token(self, token: str) -> Any:
+        user = self.loop.run(self._puter().use_token(token))
+        self._notify("login")
+        return user
+
+    def logout(self) -> None:
+        self.loop.run(self._puter().logout())
+        self._notify("login")
+
+    def usage(self) -> Any:
+        return self.loop.run(self._puter().usage())
+
+    def _puter(self) -> Any:
+        provider = self.provider
+        if not hasattr(provider, "login"):
+            raise InputError(f"the {provider.name} provider has no Puter account", hint="switch to Puter first")
+        return provider
+
+    # --- conversations ----------------------------------------------------------------------------
+
+    def prepare(
+        self,
+        prompt: str,
+        *,
+        model: str | None = None,
+        thread: str | None = None,
+        system: str | None = None,
+        key: str | None = None,
+        history: bool = True,
+        new: bool = False,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        extra: dict[str, Any] | None = None,
+        provider: str | None = None,
+    ) -> Exchange:
+        """Build the request for `prompt` from the thread's history; changes nothing yet."""
+        provider_name = self.registry.resolve(provider) if provider else self.provider_name
+        default = self.model if provider_name == self.provider_name else self._model_of.get(provider_name)
+        chosen = (model or default or "").strip()
+        if not chosen:
+            raise InputError("no model chosen", hint="pick one with `%puter model NAME` or `%%puter -m NAME`")
+        if not prompt.strip():
+            raise InputError("the prompt is empty", hint="write the question in the cell, under %%puter")
+        with self._lock:
+            name = thread or self.conversations.active
+            if history:
+                if new:
+                    self.conversations.new(name)
+                if system is not None:
+                    self.conversations.set_system(system, name)
+            info = self.model_info(chosen, provider_name)
+            budget = info.context if info and info.context else DEFAULT_BUDGET
+            if history:
+                messages = self.conversations.messages(prompt, name, key=key, budget=budget, reserve=max_tokens or 0)
+            else:
+                scratch = Conversations()
+                scratch.set_system(system)
+                messages = scratch.messages(prompt, budget=budget, reserve=max_tokens or 0)
+        request = ChatRequest(
+            tuple(messages),
+            chosen,
+            temperature=temperature if temperature is not None else self.temperature,
+            max_tokens=max_tokens if max_tokens is not None else self.max_tokens,
+            extra=extra or {},
+        )
+        return Exchange(request, prompt, name, key, history, provider_name)
+
+    def record(
+        self,
+        exchange: Exchange,
+        text: str,
+        *,
+        usage: Usage | None = None,
+        model: str | None = None,
+        interrupted: bool = False,
+    ) -> Answer:
+        """Keep a finished (or interrupted) answer in its thread; returns it as an Answer."""
+        answer = Answer(
+            text,
+            model or exchange.request.model,
+            exchange.provider,
+            exchange.thread if exchange.record else None,
+            usage or Usage(),
+            interrupted,
+        )
+        if exchange.record and (text or not interrupted):  # an interruption before any text keeps nothing
+            turn = Turn(exchange.prompt, text, exchange.key, answer.model, answer.provider, answer.usage, interrupted)
+            with self._lock:
+                self.conversations.record(turn, exchange.thread)
+                self._autosave()
+            self._notify("history")
+        return answer
+
+    def _autosave(self) -> None:
+        """Write the conversations to the autosave file; a failure is logged, the turn is kept in memory."""
+        if self.autosave is None:
+            return
+        try:
+            self.conversations.save(self.autosave)
+        except (PuterError, OSError) as error:
+            message = error.one_line() if isinstance(error, PuterError) else str(error)
+            logger.warning("autosave to %s failed: %s", self.autosave, message)
+
+    def events(self, exchange: Exchange) -> Iterator[StreamEvent]:
+        """The provider's stream for `exchange`, iterated on the caller's thread."""
+        provider = self.registry.get(exchange.provider)
+        return self.loop.iterate(lambda: provider.stream(exchange.request))
+
+    # --- the public API ---------------------------------------------------------------------------
+
+    def chat(self, prompt: str, **options: Any) -> Answer:
+        """Ask, wait for the whole answer, keep it in the thread."""
+        exchange = self.prepare(prompt, **options)
+        return self.complete(exchange)
+
+    def complete(self, exchange: Exchange) -> Answer:
+        """Send `exchange` without streaming and keep its turn."""
+        provider = self.registry.get(exchange.provider)
+        completion: Completion = self.loop.run(provider.complete(exchange.request))
+        return self.record(exchange, completion.text, usage=completion.usage, model=completion.model)
+
+    async def achat(self, prompt: str, **options: Any) -> Answer:
+        """chat() for async code: the request runs on the loop thread, never on the caller's loop."""
+        exchange = self.prepare(prompt, **options)
+        provider = self.registry.get(exchange.provider)
+        completion: Completion = await self.loop.run_async(provider.complete(exchange.request))
+        return self.record(exchange, completion.text, usage=completion.usage, model=completion.model)
+
+    def stream(self, prompt: str, **options: Any) -> Iterator[str]:
+        """Yield the answer's text as it arrives; the turn is kept when the stream ends.
+
+        Stopping early (break, Ctrl-C) keeps what arrived, flagged as interrupted; an error keeps nothing.
+        """
+        exchange = self.prepare(prompt, **options)
+        return self._stream(exchange)
+
+    def _stream(self, exchange: Exchange) -> Iterator[str]:
+        parts: list[str] = []
+        finished: Finished | None = None
+        try:
+            for event in self.events(exchange):
+                if isinstance(event, TextDelta):
+                    parts.append(event.text)
+                    yield event.text
+                elif isinstance(event, Finished):
+                    finished = event
+        except PuterError:
+            raise
+        except BaseException:
+            self.record(exchange, "".join(parts), interrupted=True)
+            raise
+        self.record(exchange, "".join(parts), usage=finished.usage if finished else None)
+
+    async def astream(self, prompt: str, **options: Any) -> AsyncIterator[str]:
+        """stream() for async code."""
+        exchange = self.prepare(prompt, **options)
+        provider = self.registry.get(exchange.provider)
+        parts: list[str] = []
+        finished: Finished | None = None
+        try:
+            async for event in self.loop.aiterate(lambda: provider.stream(exchange.request)):
+                if isinstance(event, TextDelta):
+                    parts.append(event.text)
+                    yield event.text
+                elif isinstance(event, Finished):
+                    finished = event
+        except PuterError:
+            raise
+        except BaseException:
+            self.record(exchange, "".join(parts), interrupted=True)
+            raise
+        self.record(exchange, "".join(parts), usage=finished.usage if finished else None)
+
+    # --- observers (the panel listens) ------------------------------------------------------------
+
+    def on_change(self, callback: Callable[[str], None]) -> Callable[[], None]:
+        """Call `callback(topic)` when the model, login, models, history or provider change."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback)
+
+    def _notify(self, topic: str) -> None:
+        for callback in list(self._listeners):
+            callback(topic)
+
+    def close(self) -> None:
+        for provider in self.registry.created():
+            self.loop.run(provider.aclose())
+        self.registry = ProviderRegistry(self.settings)
+
+
+_session: Session | None = None
+_session_lock = threading.Lock()
+
+
+def session() -> Session:
+    """The process-wide Session the magics, the panel and the module-level functions share."""
+    global _session
+    with _session_lock:
+        if _session is None:
+            _session = Session()
+        return _session
+
+
+def chat(prompt: str, **options: Any) -> Answer:
+    return session().chat(prompt, **options)
+
+
+async def achat(prompt: str, **options: Any) -> Answer:
+    return await session().achat(prompt, **options)
+
+
+def stream(prompt: str, **options: Any) -> Iterator[str]:
+    return session().stream(prompt, **options)

@@ -1,0 +1,147 @@
+"""%%puter in a real IPython kernel (jupyter_client), against the local Puter server: what a frontend receives."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+pytest.importorskip("ipykernel")
+from jupyter_client.manager import start_new_kernel
+
+TIMEOUT = 60
+
+
+class Kernel:
+    """A kernel and its client; execute() returns the reply and the iopub messages of that request."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.manager, self.client = start_new_kernel(kernel_name="python3", env=env)
+
+    def send(self, code: str, cell_id: str | None = None) -> str:
+        content = {"code": code, "silent": False, "store_history": True, "user_expressions": {}, "allow_stdin": False}
+        msg = self.client.session.msg("execute_request", content, metadata={"cellId": cell_id} if cell_id else {})
+        self.client.shell_channel.send(msg)
+        return msg["header"]["msg_id"]
+
+    def collect(self, msg_id: str, until_idle: bool = True) -> tuple[dict, list[dict]]:
+        messages = []
+        while True:
+            msg = self.client.get_iopub_msg(timeout=TIMEOUT)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+            messages.append(msg)
+        reply = self.reply(msg_id)
+        return reply, messages
+
+    def reply(self, msg_id: str) -> dict:
+        while True:
+            reply = self.client.get_shell_msg(timeout=TIMEOUT)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return reply
+
+    def execute(self, code: str, cell_id: str | None = None) -> tuple[dict, list[dict]]:
+        return self.collect(self.send(code, cell_id))
+
+    def close(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
+
+
+@pytest.fixture
+def kernel(puter_server, tmp_path):
+    env = {
+        **os.environ,
+        "PUTER_API_ORIGIN": puter_server.api_origin,
+        "PUTER_GUI_ORIGIN": puter_server.gui_origin,
+        "PUTER_TOKEN": puter_server.token,
+        "PUTER_RATE_LIMIT": "off",
+        "PUTER_MAGIC_HOME": str(tmp_path / "home"),
+        "IPYTHONDIR": str(tmp_path / "ipython"),
+        "JUPYTER_PLATFORM_DIRS": "1",
+    }
+    instance = Kernel(env)
+    reply, _ = instance.execute("%load_ext puter_magic\n%puter model deterministic")
+    assert reply["content"]["status"] == "ok"
+    yield instance
+    instance.close()
+
+
+def outputs(messages, kind):
+    return [m for m in messages if m["msg_type"] == kind]
+
+
+def text_of(messages) -> str:
+    final = [m for m in messages if m["msg_type"] in ("display_data", "update_display_data")][-1]
+    return final["content"]["data"]["text/plain"]
+
+
+def test_streaming_is_one_display_with_bounded_updates(kernel, puter_server):
+    puter_server.state.settings.slow_chunks = 60
+    puter_server.state.settings.slow_rate = 30  # two seconds of streaming
+    started = time.monotonic()
+    reply, messages = kernel.execute("%%puter -m slow\nstream please", "c1")
+    elapsed = time.monotonic() - started
+    assert reply["content"]["status"] == "ok"
+    displays = outputs(messages, "display_data")
+    updates = outputs(messages, "update_display_data")
+    assert len(displays) == 1, "one display handle per answer"
+    display_id = displays[0]["content"]["transient"]["display_id"]
+    assert all(u["content"]["transient"]["display_id"] == display_id for u in updates)
+    assert len(updates) >= 5, "the answer visibly streams"
+    assert len(updates) <= elapsed / 0.08 + 2, "updates are coalesced, not one per chunk"
+    final = updates[-1]["content"]
+    assert len(final["data"]["text/plain"].split()) == 60, "every chunk arrived"
+    assert "text/markdown" in final["data"]
+    assert final["metadata"]["puter_magic"]["model"] == "slow"
+    assert final["metadata"]["puter_magic"]["provider"] == "puter"
+
+
+def test_history_across_cells_and_rerun_replaces(kernel):
+    kernel.execute("%%puter\nfirst", "a")
+    kernel.execute("%%puter\nsecond", "b")
+    _, messages = kernel.execute("%%puter\nsecond", "b")
+    assert text_of(messages).startswith("Turn 2. You said: second. Before that you said: first.")
+    _, messages = kernel.execute("import puter_magic; print(len(puter_magic.session().conversations.thread().turns))")
+    assert outputs(messages, "stream")[-1]["content"]["text"].strip() == "2"
+
+
+def test_interrupt_mid_stream_keeps_the_partial_answer(kernel, puter_server):
+    puter_server.state.settings.slow_chunks = 2000
+    puter_server.state.settings.slow_rate = 40
+    msg_id = kernel.send("%%puter -m slow\na long one", "long")
+    while True:
+        msg = kernel.client.get_iopub_msg(timeout=TIMEOUT)
+        if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "update_display_data":
+            break
+    interrupted_at = time.monotonic()
+    kernel.manager.interrupt_kernel()
+    reply, messages = kernel.collect(msg_id)
+    stopped_after = time.monotonic() - interrupted_at
+    assert reply["content"]["status"] == "error"
+    assert reply["content"]["ename"] == "UsageError"
+    assert stopped_after < 1.0, f"took {stopped_after:.2f} s to stop"
+    assert "interrupted" in text_of(messages)
+    assert puter_server.state.wait_for(lambda s: s.stats()["streams_cancelled"] == 1)
+    code = "import puter_magic; t = puter_magic.session().conversations.thread().turns[-1]"
+    _, messages = kernel.execute(code + "; print(t.interrupted, len(t.answer) > 0)")
+    assert outputs(messages, "stream")[-1]["content"]["text"].strip() == "True True"
+    reply, _ = kernel.execute("%%puter\nstill usable?", "after")
+    assert reply["content"]["status"] == "ok"
+
+
+def test_errors_are_one_line_and_the_token_never_shows(kernel, puter_server):
+    reply, messages = kernel.execute("%%puter -m no-such-model\nhi", "e1")
+    assert reply["content"]["status"] == "error"
+    errors = outputs(messages, "error") + [m for m in outputs(messages, "stream") if m["content"]["name"] == "stderr"]
+    text = " ".join(str(m["content"]) for m in errors)
+    assert "pick a model from `%puter models`" in text
+    assert "Traceback" not in text
+    everything = []
+    for code in ("%puter status", "%puter config", "%%puter\nhello", "%puter history", "%puter usage"):
+        _, messages = kernel.execute(code)
+        everything.append(str(messages))
+    assert puter_server.token not in "".join(everything)

@@ -1,0 +1,301 @@
+"""%%puter and %puter in a real IPython shell (in-process, terminal mode) against the local Puter server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from IPython.core.error import UsageError
+
+from puter_magic.magics import PuterMagics, unload
+from puter_magic.sessions import Session
+from puter_magic.testing import Fault
+
+
+@pytest.fixture(scope="module")
+def shell(tmp_path_factory):
+    import os
+
+    os.environ["IPYTHONDIR"] = str(tmp_path_factory.mktemp("ipython"))
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    return InteractiveShell.instance(config=config)
+
+
+@pytest.fixture
+def session(puter_settings):
+    sess = Session(puter_settings)
+    yield sess
+    sess.close()
+
+
+@pytest.fixture
+def magics(shell, session):
+    instance = PuterMagics(shell, session_=session)
+    shell.register_magics(instance)
+    shell.events.register("pre_run_cell", instance.on_pre_run_cell)
+    session.set_model("deterministic")
+    yield instance
+    unload(shell)
+
+
+def run(shell, source: str, cell_id: str | None = None):
+    result = shell.run_cell(source, cell_id=cell_id)
+    if result.error_in_exec is not None:
+        raise result.error_in_exec
+    if result.error_before_exec is not None:
+        raise result.error_before_exec
+    return result.result
+
+
+def cell(options: str, body: str) -> str:
+    return f"%%puter {options}\n{body}"
+
+
+# --- asking ---------------------------------------------------------------------------------------
+
+
+def test_streams_into_the_output_and_keeps_history(shell, magics, capsys):
+    run(shell, cell("", "Hello there"), "c1")
+    assert capsys.readouterr().out.startswith("Turn 1. You said: Hello there.")
+    run(shell, cell("", "And again"), "c2")
+    out = capsys.readouterr().out
+    assert out.startswith("Turn 2. You said: And again. Before that you said: Hello there.")
+    turns = magics.session.conversations.thread().turns
+    assert [t.key for t in turns] == ["c1", "c2"]
+
+
+def test_rerunning_a_cell_replaces_its_turn_in_place(shell, magics, capsys):
+    run(shell, cell("", "first question"), "a")
+    run(shell, cell("", "second question"), "b")
+    run(shell, cell("", "first question, reworded"), "a")
+    out = capsys.readouterr().out
+    assert "Turn 1. You said: first question, reworded." in out, "the re-run sees only what came before it"
+    turns = magics.session.conversations.thread().turns
+    assert [t.prompt for t in turns] == ["first question, reworded", "second question"]
+
+
+def test_threads_new_and_no_history(shell, magics, capsys):
+    run(shell, cell("-t ideas", "one"), "x1")
+    run(shell, cell("-t ideas", "two"), "x2")
+    run(shell, cell("-t other", "three"), "x3")
+    out = capsys.readouterr().out
+    assert "Turn 2. You said: two. Before that you said: one." in out
+    assert "Turn 1. You said: three." in out
+    run(shell, cell("-t ideas --new", "fresh"), "x4")
+    assert capsys.readouterr().out.startswith("Turn 1. You said: fresh.")
+    run(shell, cell("-t ideas --no-history", "aside"), "x5")
+    assert capsys.readouterr().out.startswith("Turn 1. You said: aside.")
+    assert [t.prompt for t in magics.session.conversations.thread("ideas").turns] == ["fresh"]
+
+
+def test_system_prompt_is_sent(shell, magics, puter_server):
+    run(shell, cell('-s "Answer in French." -m echo', "bonjour"), "s1")
+    body = [r.body for r in puter_server.state.requests if r.path == "/drivers/call"][-1]
+    assert body["args"]["messages"][0] == {"role": "system", "content": "Answer in French."}
+    assert magics.session.conversations.thread().system == "Answer in French."
+
+
+def test_options_reach_the_request(shell, magics, puter_server):
+    run(shell, cell("-m echo --temperature 0.2 --max-tokens 50", "hi"), "o1")
+    args = [r.body for r in puter_server.state.requests if r.path == "/drivers/call"][-1]["args"]
+    assert args["model"] == "echo" and args["temperature"] == 0.2 and args["max_tokens"] == 50
+
+
+def test_no_stream_gives_the_same_answer(shell, magics, capsys):
+    run(shell, cell("--no-stream --no-history", "same please"), "n1")
+    whole = capsys.readouterr().out
+    run(shell, cell("--no-history", "same please"), "n2")
+    assert capsys.readouterr().out == whole
+
+
+# --- formats --------------------------------------------------------------------------------------
+
+
+def test_code_format_out_and_insert(shell, magics):
+    body = "Here:\n```python\nprint('hi')\n```\nDone."
+    run(shell, cell("-m echo -f code -o snippet --insert --quiet", body), "f1")
+    assert shell.user_ns["snippet"] == "print('hi')"
+    assert shell.rl_next_input == "print('hi')"
+
+
+def test_json_format_parses_or_fails_in_one_line(shell, magics):
+    run(shell, cell("-m echo -f json -o data --quiet", '```json\n{"a": [1, 2]}\n```'), "j1")
+    assert shell.user_ns["data"] == {"a": [1, 2]}
+    with pytest.raises(UsageError, match="not JSON"):
+        run(shell, cell("-m echo -f json --quiet", "not json at all"), "j2")
+
+
+def test_quiet_shows_nothing_but_keeps_the_turn(shell, magics, capsys):
+    run(shell, cell("--quiet -o answer", "silently"), "q1")
+    assert capsys.readouterr().out == ""
+    assert shell.user_ns["answer"].startswith("Turn 1.")
+    assert len(magics.session.conversations.thread().turns) == 1
+
+
+# --- interpolation --------------------------------------------------------------------------------
+
+
+def test_braces_pass_untouched_and_variables_expand(shell, magics, puter_server):
+    shell.user_ns["city"] = "Paris"
+    code = 'data = {"a": 1}; print(f"{data[\'a\']:>4}")'
+    run(shell, cell("-m echo", code + "\nWeather in {{city}}?"), "i1")
+    sent = [r.body for r in puter_server.state.requests if r.path == "/drivers/call"][-1]["args"]["messages"][-1]
+    assert sent["content"] == code + "\nWeather in Paris?"
+    with pytest.raises(UsageError, match="unknown name 'nope'"):
+        run(shell, cell("-m echo", "{{nope}}"), "i2")
+    run(shell, cell("-m echo --raw", "{{nope}}"), "i3")
+
+
+def test_the_magic_line_is_not_expanded_by_ipython(shell, magics, puter_server):
+    shell.user_ns["x"] = "should-not-appear"
+    run(shell, cell('-m echo -s "keep $x and {x}"', "hi"), "v1")
+    assert magics.session.conversations.thread().system == "keep $x and {x}"
+
+
+# --- errors: one line, nothing lost ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        (lambda s, m: s.state.inject(Fault.http(401)), "log in again"),
+        (lambda s, m: s.state.set_remaining("admin", 0), "top up your credits"),
+        (lambda s, m: m.session.set_model("no-such-model"), "pick a model from `%puter models`"),
+        (lambda s, m: s.state.inject(Fault.http(429, retry_after=120), persistent=True), "wait 120 s"),
+        (lambda s, m: s.state.inject(Fault.http(500), persistent=True), "try again in a moment"),
+        (lambda s, m: s.state.inject(Fault.error_line(after=1)), "the part that arrived is kept"),
+        (lambda s, m: s.state.inject(Fault.drop(after=1)), "broke before the answer was complete"),
+        (lambda s, m: m.session.set_model(None), "pick one with `%puter model NAME`"),
+    ],
+)
+def test_every_failure_is_one_line_and_leaves_history_unchanged(shell, magics, puter_server, setup, expected):
+    run(shell, cell("", "before"), "e0")
+    before = list(magics.session.conversations.thread().turns)
+    setup(puter_server, magics)
+    with pytest.raises(UsageError) as info:
+        run(shell, cell("", "a question that fails"), "e1")
+    message = str(info.value)
+    assert expected in message and "\n" not in message
+    assert magics.session.conversations.thread().turns == before
+    puter_server.state.clear_faults()
+    puter_server.state.set_remaining("admin", 10**9)
+    magics.session.set_model("deterministic")
+    run(shell, cell("", "after"), "e2")
+    assert len(magics.session.conversations.thread().turns) == 2, "the shell stays usable"
+
+
+def test_not_logged_in(shell, magics):
+    magics.session.provider.settings = magics.session.provider.settings.with_token(None)
+    with pytest.raises(UsageError, match="log in with `%puter login`"):
+        run(shell, cell("", "hi"), "l1")
+
+
+def test_server_down(shell, puter_settings):
+    import dataclasses
+
+    down = Session(dataclasses.replace(puter_settings, api_origin="http://127.0.0.1:9", max_retries=0))
+    instance = PuterMagics(shell, session_=down)
+    shell.register_magics(instance)
+    try:
+        with pytest.raises(UsageError, match=r"127\.0\.0\.1:9.*check the server URL"):
+            run(shell, cell("-m x", "hi"))
+    finally:
+        unload(shell)
+        down.close()
+
+
+def test_bad_options_are_one_line(shell, magics):
+    with pytest.raises(UsageError):
+        run(shell, cell("--format yaml", "hi"))
+    with pytest.raises(UsageError, match="empty"):
+        run(shell, cell("", "   "))
+
+
+# --- %puter commands ------------------------------------------------------------------------------
+
+
+def test_status_models_and_model_validation(shell, magics):
+    status = run(shell, "%puter status")
+    assert "as **admin**" in status.markdown and "deterministic" in status.markdown
+    models = run(shell, "%puter models det")
+    assert "deterministic" in models.plain and "1 of" in models.plain
+    with pytest.raises(UsageError, match="did you mean deterministic"):
+        run(shell, "%puter model determinstic")
+    run(shell, "%puter model echo")
+    assert magics.session.model == "echo"
+    run(shell, "%puter model anything-goes --any")
+    assert magics.session.model == "anything-goes"
+
+
+def test_thread_commands_history_and_clear(shell, magics):
+    run(shell, "%puter thread notes")
+    run(shell, cell("", "remember # this"), "h1")
+    threads = run(shell, "%puter threads")
+    assert "notes" in threads.plain and "●" in threads.plain
+    history = run(shell, "%puter history")
+    assert "remember # this" in history.markdown
+    run(shell, "%puter system Be brief.")
+    assert magics.session.conversations.thread("notes").system == "Be brief."
+    run(shell, "%puter clear")
+    assert magics.session.conversations.thread("notes").turns == []
+
+
+def test_export_import_round_trip_without_secrets(shell, magics, puter_settings, tmp_path):
+    run(shell, cell("", "keep me"), "x1")
+    target = tmp_path / "conversation.json"
+    run(shell, f"%puter export {target}")
+    markdown = tmp_path / "conversation.md"
+    run(shell, f"%puter export {markdown}")
+    for path in (target, markdown):
+        assert puter_settings.token not in path.read_text()
+    run(shell, "%puter clear")
+    run(shell, f"%puter import {target}")
+    assert [t.prompt for t in magics.session.conversations.thread().turns] == ["keep me"]
+    assert json.loads(target.read_text())["threads"]["default"]["turns"][0]["prompt"] == "keep me"
+
+
+def test_usage_config_help_and_unknown_commands(shell, magics, puter_settings):
+    assert "left" in run(shell, "%puter usage").plain
+    config = run(shell, "%puter config")
+    assert "set (hidden)" in config.plain and puter_settings.token not in config.plain + config.markdown
+    assert "%puter models" in run(shell, "%puter help").plain
+    with pytest.raises(UsageError, match="did you mean `%puter models`"):
+        run(shell, "%puter modles")
+
+
+def test_config_traitlet_sets_the_default_model(shell, magics, capsys):
+    magics.session.set_model(None)
+    run(shell, '%config PuterMagics.default_model = "echo"')
+    run(shell, cell("", "configured"), "t1")
+    assert capsys.readouterr().out.strip() == "configured"
+
+
+def test_load_ext_is_offline_and_unload_removes_the_magics(shell, puter_server):
+    shell.run_line_magic("load_ext", "puter_magic")
+    assert "puter" in shell.magics_manager.magics["cell"]
+    assert puter_server.state.requests == []
+    shell.run_line_magic("unload_ext", "puter_magic")
+    assert "puter" not in shell.magics_manager.magics["cell"]
+
+
+def test_autosave_writes_after_each_answer_and_refuses_odd_files(shell, magics, tmp_path, capsys):
+    target = tmp_path / "saved" / "notebook-chat.json"
+    run(shell, f'%config PuterMagics.autosave = "{target}"')
+    run(shell, cell("", "saved question"), "as1")
+    assert json.loads(target.read_text())["threads"]["default"]["turns"][0]["prompt"] == "saved question"
+    with pytest.raises(Exception, match=r"\.json"):
+        magics.autosave = str(tmp_path / "notes.txt")
+    magics.autosave = None
+    assert magics.session.autosave is None
+
+
+def test_an_interruption_before_any_text_keeps_nothing(magics):
+    exchange = magics.session.prepare("hi", key="k")
+    magics.session.record(exchange, "", interrupted=True)
+    assert magics.session.conversations.thread().turns == []
+    magics.session.record(exchange, "part", interrupted=True)
+    assert magics.session.conversations.thread().turns[0].interrupted
