@@ -23,6 +23,7 @@ from .errors import (
     APIError,
     AuthenticationError,
     BadRequest,
+    ConfigurationError,
     ConnectionFailed,
     InsufficientFunds,
     LoginFailed,
@@ -196,6 +197,12 @@ async def open_response(
                 logger.info("retrying %s %s in %.2f s: %s", method, url, delay, error.message)
             else:
                 stack.push_async_callback(response.aclose)
+                if 300 <= response.status_code < 400:
+                    # Never followed: credentials must not travel to wherever the redirect points.
+                    target = redact(response.headers.get("location", "another address"))
+                    raise ConfigurationError(
+                        f"{request.url} redirects to {target}", hint="use the final URL directly in the settings"
+                    )
                 if response.status_code < 400:
                     # The body's reads wait at most idle_timeout between chunks (httpcore reads this
                     # extension when body iteration starts).

@@ -13,7 +13,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import APIError, BadRequest, InsufficientFunds, ModelNotFound, NotFound
-from ..types import ChatRequest, Completion, Credits, ModelInfo, ToolCall, Usage, UserInfo, content_text
+from ..types import (
+    ChatRequest,
+    Completion,
+    Credits,
+    ModelInfo,
+    ToolCall,
+    Usage,
+    UserInfo,
+    as_mapping,
+    content_text,
+)
 
 INTERFACE = "puter-chat-completion"
 DRIVER = "ai-chat"
@@ -109,8 +119,8 @@ def usage_limited_error() -> InsufficientFunds:
 
 def parse_completion(data: Mapping[str, Any], requested_model: str) -> Completion:
     """A successful `complete` envelope → Completion. Accepts OpenAI-style and Anthropic-style results."""
-    result = _mapping(data.get("result"))
-    message = _mapping(result.get("message"))
+    result = as_mapping(data.get("result"))
+    message = as_mapping(result.get("message"))
     content = message.get("content")
     text = content_text(content)
     calls: list[ToolCall] = []
@@ -121,7 +131,7 @@ def parse_completion(data: Mapping[str, Any], requested_model: str) -> Completio
         for block in content:
             if isinstance(block, Mapping) and block.get("type") == "tool_use":
                 calls.append(ToolCall(str(block.get("id", "")), str(block.get("name", "")), block.get("input") or {}))
-    metadata = _mapping(data.get("metadata"))
+    metadata = as_mapping(data.get("metadata"))
     model = str(metadata.get("providerUsed") or message.get("model") or requested_model)
     usage = parse_usage(result.get("usage") or message.get("usage"))
     finish = message.get("stop_reason") if calls and message.get("stop_reason") else result.get("finish_reason")
@@ -188,10 +198,6 @@ def _per_million(costs: Mapping[str, Any], keys: tuple[str, ...], per: float) ->
     return None
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
 def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -209,8 +215,8 @@ def parse_user(data: Mapping[str, Any]) -> UserInfo:
 
 def parse_credits(data: Mapping[str, Any]) -> Credits:
     """`/metering/usage` (micro-cents) → dollars."""
-    info = _mapping(data.get("allowanceInfo"))
-    usage = _mapping(data.get("usage"))
+    info = as_mapping(data.get("allowanceInfo"))
+    usage = as_mapping(data.get("usage"))
 
     def dollars(value: Any) -> float | None:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)

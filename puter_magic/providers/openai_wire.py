@@ -1,0 +1,144 @@
+"""The OpenAI chat-completions wire format as real servers speak it, translated both ways. Pure.
+
+Tolerates what llama.cpp's llama-server, transformers serve, llama-cpp-python, Ollama, vLLM and LM Studio send:
+a role-first delta with or without `content` (or `content: null`), a usage chunk with `choices: []`, streams
+that end without `data: [DONE]`, errors as `{"error": {...}}` (string or int `code`), FastAPI `{"detail": …}`,
+or plain text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import APIError, AuthenticationError, BadRequest, ModelNotFound, NotFound
+from ..types import ChatRequest, Completion, ModelInfo, ToolCall, Usage, as_mapping, content_text
+
+PRESETS: dict[str, str] = {
+    "ollama": "http://localhost:11434/v1",
+    "vllm": "http://localhost:8000/v1",
+    "lmstudio": "http://localhost:1234/v1",
+    "llamacpp": "http://localhost:8080/v1",
+    "textgen": "http://localhost:5000/v1",
+}
+
+START_HINTS: dict[str, str] = {
+    "ollama": "start it with `ollama serve`",
+    "vllm": "start it with `vllm serve MODEL`",
+    "lmstudio": "start the local server in LM Studio (Developer → Start Server)",
+    "llamacpp": "start it with `llama-server -m MODEL.gguf --port 8080`",
+    "textgen": "start text-generation-webui with `--api`",
+}
+
+
+def chat_body(request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": request.model, "messages": [m.to_dict() for m in request.messages]}
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    optional = {
+        "temperature": request.temperature,
+        "max_tokens": request.max_tokens,
+        "top_p": request.top_p,
+        "seed": request.seed,
+        "stop": list(request.stop) if request.stop else None,
+        "tools": [dict(t) for t in request.tools] if request.tools else None,
+    }
+    body.update({key: value for key, value in optional.items() if value is not None})
+    body.update(request.extra)
+    return body
+
+
+def error_fields(body: Mapping[str, Any] | str) -> tuple[str, str | None]:
+    """(message, code) from `{"error": {…}}`, `{"error": "…"}`, FastAPI's `{"detail": …}` or plain text."""
+    if isinstance(body, str):
+        return body or "the server reported an error", None
+    error = body.get("error")
+    if isinstance(error, Mapping):
+        code = error.get("code")
+        kind = error.get("type")
+        name = code if isinstance(code, str) else (kind if isinstance(kind, str) else None)
+        return str(error.get("message") or kind or "the server reported an error"), name
+    if isinstance(error, str):
+        return error, None
+    detail = body.get("detail")
+    if isinstance(detail, str):
+        return detail, None
+    if isinstance(detail, list) and detail:
+        first = detail[0]
+        if isinstance(first, Mapping):
+            where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+            return f"{first.get('msg', 'invalid request')}{f' ({where})' if where else ''}", None
+    return str(body.get("message") or "the server reported an error"), None
+
+
+def refine(error: APIError) -> APIError:
+    """An unknown model arrives as 404 (OpenAI, Ollama) or 400 (llama-server's router); a 401 is about the key."""
+    if isinstance(error, AuthenticationError):
+        error.hint = "check the server's API key (`%puter provider URL --key-env VAR`)"
+        return error
+    text = error.message.lower()
+    if (
+        isinstance(error, (BadRequest, NotFound))
+        and "model" in text
+        and ("not found" in text or "does not exist" in text)
+    ):
+        return ModelNotFound(error.message, status_code=error.status_code, code=error.code, body=error.body)
+    return error
+
+
+def parse_usage(raw: Any, *, estimated: bool = False) -> Usage:
+    if not isinstance(raw, Mapping):
+        return Usage()
+    inputs = raw.get("prompt_tokens")
+    outputs = raw.get("completion_tokens")
+    return Usage(
+        input_tokens=inputs if isinstance(inputs, int) else None,
+        output_tokens=outputs if isinstance(outputs, int) else None,
+        estimated=estimated,
+    )
+
+
+def parse_completion(data: Mapping[str, Any], requested_model: str) -> Completion:
+    choices = data.get("choices") or [{}]
+    choice = as_mapping(choices[0])
+    message = as_mapping(choice.get("message"))
+    calls = tuple(tool_call(c) for c in message.get("tool_calls") or () if isinstance(c, Mapping))
+    reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
+    return Completion(
+        text=content_text(message.get("content")),
+        model=str(data.get("model") or requested_model),
+        usage=parse_usage(data.get("usage")),
+        finish_reason=choice.get("finish_reason"),
+        reasoning=reasoning if isinstance(reasoning, str) else "",
+        tool_calls=calls,
+    )
+
+
+def tool_call(raw: Mapping[str, Any]) -> ToolCall:
+    function = as_mapping(raw.get("function"))
+    arguments = function.get("arguments")
+    try:
+        parsed = json.loads(arguments) if isinstance(arguments, str) else arguments or {}
+    except ValueError:
+        parsed = {"_raw": arguments}
+    return ToolCall(str(raw.get("id", "")), str(function.get("name", "")), parsed if isinstance(parsed, dict) else {})
+
+
+def parse_models(data: Any, provider: str) -> list[ModelInfo]:
+    """`/v1/models`: the OpenAI list (extra top-level keys such as llama-server's `models` are ignored)."""
+    items = data.get("data") if isinstance(data, Mapping) else data
+    models = []
+    for item in items or ():
+        if isinstance(item, Mapping) and item.get("id"):
+            meta = as_mapping(item.get("meta"))
+            context = item.get("context_length") or item.get("max_model_len") or meta.get("n_ctx_train")
+            models.append(
+                ModelInfo(
+                    id=str(item["id"]),
+                    provider=provider,
+                    context=context if isinstance(context, int) else None,
+                )
+            )
+    return models
