@@ -331,11 +331,11 @@ def test_sse_invalid_utf8_is_replaced() -> None:
     assert events_of(b"data: a\xffb\n\n") == [ServerSentEvent(data="a\ufffdb")]
 
 
-def test_server_sent_event_is_frozen() -> None:
+def test_server_sent_event_is_a_slotted_record() -> None:
     event = ServerSentEvent()
     assert event == ServerSentEvent(event="message", data="", id=None, retry=None)
     with pytest.raises(AttributeError):
-        event.data = "x"  # type: ignore[misc]
+        event.colour = "x"  # type: ignore[attr-defined]
 
 
 # --- properties --------------------------------------------------------------------------------------

@@ -123,6 +123,9 @@ class OpenAIProvider:
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         texts: list[str] = []
+        finish_reason: str | None = None
+        usage: Usage | None = None
+        model = request.model
         try:
             async with self._open("POST", "/chat/completions", wire.chat_body(request, stream=True)) as response:
                 if "text/event-stream" not in response.headers.get("content-type", ""):
@@ -130,58 +133,46 @@ class OpenAIProvider:
                     yield TextDelta(completion.text)
                     yield Finished(completion.usage, completion.finish_reason, completion.model)
                     return
-                async for event in self._events(response, request, texts):
-                    yield event
+                decoder = SSEDecoder()
+                chunks = response.aiter_bytes()
+                done = False
+                while not done:  # one generator, no nested ones: this loop runs once per token
+                    try:
+                        events = decoder.decode(await chunks.__anext__())
+                    except StopAsyncIteration:
+                        events, done = decoder.flush(), True
+                    except httpx.HTTPError as exc:
+                        raise body_error(exc, response.request, self._policy, "".join(texts)) from None
+                    for event in events:
+                        if event.data == "[DONE]":
+                            yield Finished(usage or Usage(), finish_reason, model)
+                            return
+                        try:
+                            chunk = json.loads(event.data)
+                        except ValueError:
+                            excerpt = event.data[:80]
+                            raise MalformedStream(f"malformed event: {excerpt!r}", partial="".join(texts)) from None
+                        if not isinstance(chunk, dict):
+                            continue
+                        if "error" in chunk:
+                            raise StreamFailed(wire.error_fields(chunk)[0], partial="".join(texts))
+                        if chunk.get("usage"):
+                            usage = wire.parse_usage(chunk["usage"])
+                        for choice in chunk.get("choices") or ():
+                            delta = choice.get("delta") or {}
+                            content = delta.get("content")
+                            if content:
+                                texts.append(content)
+                                yield TextDelta(content)
+                            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                            if reasoning:
+                                yield ReasoningDelta(str(reasoning))
+                            if choice.get("finish_reason"):
+                                finish_reason = choice["finish_reason"]
+                                model = str(chunk.get("model") or model)
         except ConnectionFailed as error:
             raise self._unreachable(error) from None
-
-    async def _events(
-        self, response: httpx.Response, request: ChatRequest, texts: list[str]
-    ) -> AsyncIterator[StreamEvent]:
-        decoder = SSEDecoder()
-        finish_reason: str | None = None
-        usage: Usage | None = None
-        model = request.model
-        chunks = response.aiter_bytes()
-        done = False
-        while not done:
-            try:
-                events = decoder.decode(await chunks.__anext__())
-            except StopAsyncIteration:
-                events, done = decoder.flush(), True
-            except httpx.HTTPError as exc:
-                raise body_error(exc, response.request, self._policy, "".join(texts)) from None
-            for event in events:
-                if event.data == "[DONE]":
-                    yield Finished(usage or Usage(), finish_reason, model)
-                    return
-                try:
-                    chunk = json.loads(event.data)
-                except ValueError:
-                    raise MalformedStream(
-                        f"malformed event in the stream: {event.data[:80]!r}", partial="".join(texts)
-                    ) from None
-                if not isinstance(chunk, dict):
-                    continue
-                if "error" in chunk:
-                    message, _ = wire.error_fields(chunk)
-                    raise StreamFailed(message, partial="".join(texts))
-                model = str(chunk.get("model") or model)
-                if chunk.get("usage"):
-                    usage = wire.parse_usage(chunk["usage"])
-                for choice in chunk.get("choices") or ():
-                    delta = choice.get("delta") or {}
-                    content = delta.get("content")
-                    if content:
-                        texts.append(content)
-                        yield TextDelta(content)
-                    reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-                    if reasoning:
-                        yield ReasoningDelta(str(reasoning))
-                    if choice.get("finish_reason"):
-                        finish_reason = choice["finish_reason"]
         if finish_reason is None:
-            raise StreamTruncated(
-                "the stream ended before the server said the answer was complete", partial="".join(texts)
-            )
+            partial = "".join(texts)
+            raise StreamTruncated("the stream ended before the server said the answer was complete", partial=partial)
         yield Finished(usage or Usage(), finish_reason, model)  # servers such as transformers serve send no [DONE]
