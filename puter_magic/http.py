@@ -80,7 +80,15 @@ class LoopbackTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if is_localhost_subdomain(request.url.host):
-            request.url = request.url.copy_with(host="127.0.0.1")
+            # A copy goes to the socket, so the caller's request (and every message naming it) keeps its name;
+            # the copy shares the extensions, so the timeout set after the headers still applies.
+            request = httpx.Request(
+                request.method,
+                request.url.copy_with(host="127.0.0.1"),
+                headers=request.headers,
+                stream=request.stream,
+                extensions=request.extensions,
+            )
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:
