@@ -11,6 +11,7 @@ from typing import Any
 
 from .conversation import Conversations
 from .errors import InputError
+from .interpolate import interpolate
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def run(magics: Any, line: str) -> Any:
         close = difflib.get_close_matches(name, COMMANDS, n=1)
         hint = f"did you mean `%puter {close[0]}`?" if close else "`%puter help` lists the commands"
         raise InputError(f"unknown command {name!r}", hint=hint)
-    return COMMANDS[name][0](magics, rest.strip())
+    return COMMANDS[name][0](magics, interpolate(rest.strip(), magics.namespace()))
 
 
 @command("help", "this list")
@@ -86,8 +87,11 @@ def cmd_status(magics: Any, rest: str) -> Report:
         line = f"Not connected to {status.origin}: {status.error} — `%puter login`"
     else:
         line = f"Cannot reach {status.origin}: {status.error}"
-    model = session.model or "none (`%puter model NAME`)"
-    return say(f"{line}  \nModel: `{model}` · thread: `{session.conversations.active}`")
+    model = f"`{session.model}`" if session.model else "none yet — choose one with `%puter model NAME`"
+    thread = f"thread `{session.conversations.active}`"
+    return Report(
+        f"{line}\n\nModel: {model} · {thread}", f"{line}\nModel: {model} · {thread}".replace("`", "").replace("**", "")
+    )
 
 
 @command("login", "log in (username + password, a 2FA code if asked); --token to paste a token")
@@ -137,8 +141,9 @@ def cmd_model(magics: Any, rest: str) -> Report:
         except Exception:
             models = []
         if models and not any(m.matches(name) for m in models):
-            ids = [m.id for m in models] + [a for m in models for a in m.aliases]
-            close = difflib.get_close_matches(name, ids, n=3, cutoff=0.5)
+            owner = {alias: m.id for m in models for alias in (*m.aliases, m.id)}
+            matches = difflib.get_close_matches(name, list(owner), n=6, cutoff=0.5)
+            close = list(dict.fromkeys(owner[match] for match in matches))[:3]  # one suggestion per model
             hint = f"did you mean {', '.join(close)}?" if close else "see `%puter models`"
             raise InputError(f"unknown model {name!r}", hint=f"{hint} (or `%puter model {name} --any`)")
     session.set_model(name)

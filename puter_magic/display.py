@@ -111,5 +111,5 @@ class AnswerView:
             return
         if text:
             self._update({"text/markdown": f"{text}\n\n*({note})*", "text/plain": f"{text}\n({note})"})
-        else:
-            self._update({"text/plain": f"({note})"})
+        else:  # nothing arrived: the error line alone says what happened
+            self._update({"text/plain": ""})

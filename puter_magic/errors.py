@@ -193,7 +193,7 @@ class ServerError(APIError):
 class StreamError(PuterError):
     """Raised when a streamed answer goes wrong after it started; `partial` keeps what arrived."""
 
-    hint = "try again; the part that arrived is kept"
+    hint = "try again; what arrived stays on screen"
 
     def __init__(self, message: str, *, partial: str = "", hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
@@ -207,7 +207,7 @@ class StreamTruncated(StreamError):
 class StreamTimeout(StreamError):
     """Raised when a stream goes silent for longer than the between-chunks timeout."""
 
-    hint = "try again, or raise PUTER_TIMEOUT_IDLE; the part that arrived is kept"
+    hint = "try again, or raise PUTER_TIMEOUT_IDLE; what arrived stays on screen"
 
 
 class StreamFailed(StreamError):

@@ -42,6 +42,15 @@ def value_of(answer: Answer, fmt: str) -> Any:
     return answer.text
 
 
+def money(usd: float) -> str:
+    """Dollars with the digits that matter: $1.25, $0.0042, $0.000013."""
+    if usd >= 0.01:
+        return f"${usd:.2f}"
+    if usd >= 0.0001:
+        return f"${usd:.4f}"
+    return f"${usd:.6f}".rstrip("0")
+
+
 def footer(answer: Answer) -> str:
     """One small line under an answer: model, tokens, cost, thread."""
     parts = [answer.model]
@@ -49,7 +58,7 @@ def footer(answer: Answer) -> str:
     if total is not None:
         parts.append(f"{total:,} tokens{' (estimated)' if answer.usage.estimated else ''}")
     if answer.usage.cost_usd:
-        parts.append(f"${answer.usage.cost_usd:.4f}")
+        parts.append(money(answer.usage.cost_usd))
     if answer.thread and answer.thread != "default":
         parts.append(f"thread {answer.thread}")
     if answer.interrupted:

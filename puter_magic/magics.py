@@ -124,10 +124,13 @@ class PuterMagics(Magics):
             return commands.run(self, line)
         return self.ask(line, cell)
 
+    def namespace(self) -> dict[str, Any]:
+        return self.shell.user_ns if self.shell is not None else {}
+
     def ask(self, line: str, cell: str) -> Any:
         args = parse_options(line)
         fmt = args.format or self.default_format
-        namespace = self.shell.user_ns if self.shell is not None else {}
+        namespace = self.namespace()
         prompt = cell if args.raw else interpolate(cell, namespace)
         exchange = self.session.prepare(
             prompt.strip("\n"),
@@ -145,7 +148,11 @@ class PuterMagics(Magics):
             interval=self.update_interval, terminal=in_terminal(self.shell), plain=fmt == "text", quiet=args.quiet
         )
         answer = self._receive(exchange, view, stream=not args.no_stream)
-        value = value_of(answer, fmt)
+        try:
+            value = value_of(answer, fmt)
+        except InputError as error:  # the answer arrived but is not what the format needs: show it, say so
+            view.finish(bundle(answer, "markdown"), {"puter_magic": answer.provenance()})
+            raise UsageError(f"{error.message} — it is shown above and kept in the history; {error.hint}") from None
         view.finish(bundle(answer, fmt, value), {"puter_magic": answer.provenance()})
         if args.out:
             namespace[args.out] = value
@@ -170,7 +177,7 @@ class PuterMagics(Magics):
             view.finish(bundle(answer, "markdown"), {"puter_magic": answer.provenance()})
             raise UsageError("interrupted — the part that arrived is kept, flagged in the history") from None
         except PuterError as error:
-            view.keep_partial("stopped by an error; nothing was added to the history")
+            view.keep_partial("stopped by an error: this part is not added to the history")
             raise UsageError(error.one_line()) from None
         usage = finished.usage if finished else None
         model = finished.model if finished and finished.model else None

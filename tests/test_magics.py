@@ -125,8 +125,10 @@ def test_code_format_out_and_insert(shell, magics):
 def test_json_format_parses_or_fails_in_one_line(shell, magics):
     run(shell, cell("-m echo -f json -o data --quiet", '```json\n{"a": [1, 2]}\n```'), "j1")
     assert shell.user_ns["data"] == {"a": [1, 2]}
-    with pytest.raises(UsageError, match="not JSON"):
+    with pytest.raises(UsageError, match="not JSON.*shown above and kept in the history") as info:
         run(shell, cell("-m echo -f json --quiet", "not json at all"), "j2")
+    assert "\n" not in str(info.value)
+    assert magics.session.conversations.thread().turns[-1].answer == "not json at all"
 
 
 def test_quiet_shows_nothing_but_keeps_the_turn(shell, magics, capsys):
@@ -142,12 +144,12 @@ def test_quiet_shows_nothing_but_keeps_the_turn(shell, magics, capsys):
 def test_braces_pass_untouched_and_variables_expand(shell, magics, puter_server):
     shell.user_ns["city"] = "Paris"
     code = 'data = {"a": 1}; print(f"{data[\'a\']:>4}")'
-    run(shell, cell("-m echo", code + "\nWeather in {{city}}?"), "i1")
+    run(shell, cell("-m echo", code + "\nf'{{literal}}' stays; weather in @{city}?"), "i1")
     sent = [r.body for r in puter_server.state.requests if r.path == "/drivers/call"][-1]["args"]["messages"][-1]
-    assert sent["content"] == code + "\nWeather in Paris?"
+    assert sent["content"] == code + "\nf'{{literal}}' stays; weather in Paris?"
     with pytest.raises(UsageError, match="unknown name 'nope'"):
-        run(shell, cell("-m echo", "{{nope}}"), "i2")
-    run(shell, cell("-m echo --raw", "{{nope}}"), "i3")
+        run(shell, cell("-m echo", "@{nope}"), "i2")
+    run(shell, cell("-m echo --raw", "@{nope}"), "i3")
 
 
 def test_the_magic_line_is_not_expanded_by_ipython(shell, magics, puter_server):
@@ -167,7 +169,7 @@ def test_the_magic_line_is_not_expanded_by_ipython(shell, magics, puter_server):
         (lambda s, m: m.session.set_model("no-such-model"), "pick a model from `%puter models`"),
         (lambda s, m: s.state.inject(Fault.http(429, retry_after=120), persistent=True), "wait 120 s"),
         (lambda s, m: s.state.inject(Fault.http(500), persistent=True), "try again in a moment"),
-        (lambda s, m: s.state.inject(Fault.error_line(after=1)), "the part that arrived is kept"),
+        (lambda s, m: s.state.inject(Fault.error_line(after=1)), "what arrived stays on screen"),
         (lambda s, m: s.state.inject(Fault.drop(after=1)), "broke before the answer was complete"),
         (lambda s, m: m.session.set_model(None), "pick one with `%puter model NAME`"),
     ],
@@ -223,8 +225,9 @@ def test_status_models_and_model_validation(shell, magics):
     assert "as **admin**" in status.markdown and "deterministic" in status.markdown
     models = run(shell, "%puter models det")
     assert "deterministic" in models.plain and "1 of" in models.plain
-    with pytest.raises(UsageError, match="did you mean deterministic"):
+    with pytest.raises(UsageError, match="did you mean deterministic") as info:
         run(shell, "%puter model determinstic")
+    assert "local/deterministic" not in str(info.value), "one suggestion per model, not one per alias"
     run(shell, "%puter model echo")
     assert magics.session.model == "echo"
     run(shell, "%puter model anything-goes --any")
@@ -299,3 +302,10 @@ def test_an_interruption_before_any_text_keeps_nothing(magics):
     assert magics.session.conversations.thread().turns == []
     magics.session.record(exchange, "part", interrupted=True)
     assert magics.session.conversations.thread().turns[0].interrupted
+
+
+def test_line_commands_expand_references(shell, magics, tmp_path):
+    shell.user_ns["target"] = str(tmp_path / "from-a-variable.json")
+    run(shell, cell("", "saved"), "lr1")
+    run(shell, "%puter export @{target}")
+    assert (tmp_path / "from-a-variable.json").exists()

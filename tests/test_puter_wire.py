@@ -211,3 +211,11 @@ def test_credits_are_dollars():
 def test_usage_limited_envelope_is_detected():
     assert wire.is_usage_limited({"success": True, "metadata": {"usage_limited": True}})
     assert not wire.is_usage_limited(RECORDED_FAKE)
+
+
+def test_money_shows_the_digits_that_matter():
+    from puter_magic.formats import money
+
+    assert money(1.25) == "$1.25"
+    assert money(0.0042) == "$0.0042"
+    assert money(0.000013) == "$0.000013"
