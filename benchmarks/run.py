@@ -9,7 +9,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import bench_import  # noqa: E402
+import bench_openai_stream  # noqa: E402
 import bench_puter_stream  # noqa: E402
+import bench_render  # noqa: E402
 from common import machine, versions  # noqa: E402
 
 
@@ -40,6 +42,26 @@ def main() -> int:
     for batch, label in ((1, "one line per HTTP chunk, as Puter sends it"), (64, "64 lines per HTTP chunk")):
         print(f"puter stream, {label} …", file=sys.stderr)
         sections += ["", f"### {label}", "", bench_puter_stream.report(bench_puter_stream.run(batch=batch))]
+    sections += [
+        "",
+        "## OpenAI-compatible stream throughput",
+        "",
+        f"{bench_openai_stream.EVENTS:,} SSE events from the local OpenAI-compatible server (its own process), "
+        f"median of {bench_openai_stream.RUNS} alternating runs. Targets: at least the official SDK, at least 0.8× the limit.",
+    ]
+    for batch, label in ((1, "one event per HTTP chunk, as llama-server sends it"), (64, "64 events per HTTP chunk")):
+        print(f"openai stream, {label} …", file=sys.stderr)
+        sections += ["", f"### {label}", "", bench_openai_stream.report(bench_openai_stream.run(batch=batch))]
+    print("rendering …", file=sys.stderr)
+    sections += [
+        "",
+        "## Rendering a streamed answer in a notebook",
+        "",
+        f"A {bench_render.CHUNKS:,}-chunk answer (one NDJSON line per HTTP chunk) in a real IPython kernel, "
+        f"median of {bench_render.RUNS} alternating runs; the frontend side counts `update_display_data` messages.",
+        "",
+        bench_render.report(bench_render.run()),
+    ]
     text = "\n".join(sections) + "\n"
     (HERE / "RESULTS.md").write_text(text, encoding="utf-8")
     print(text)

@@ -1,0 +1,96 @@
+"""Rendering cost: a 20,000-chunk answer through %%puter vs the same stream consumed by the client alone.
+
+Both run inside a real IPython kernel (jupyter_client) against the local Puter server in its own process; the
+frontend side counts the display messages. Targets: %%puter ≤ 1.3× the client alone, ≤ 20 display updates
+per second of streaming whatever the chunk count.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import httpx
+from common import Measurement, local_puter_process
+from jupyter_client.manager import start_new_kernel
+
+CHUNKS = 20_000
+RUNS = 5
+CLIENT_ALONE = """
+import time, puter_magic
+_s = puter_magic.session()
+_x = _s.prepare("go", model="slow", history=False)
+_t = time.perf_counter(); _n = sum(1 for _ in _s.events(_x)); print("ELAPSED", time.perf_counter() - _t)
+"""
+THROUGH_MAGIC = """
+import time
+_t = time.perf_counter()
+get_ipython().run_cell_magic("puter", "-m slow --no-history", "go")
+print("ELAPSED", time.perf_counter() - _t)
+"""
+
+
+def execute(client, code: str, *, timed: bool = True) -> tuple[float, int]:
+    msg_id = client.execute(code)
+    elapsed, updates = None, 0
+    while True:
+        msg = client.get_iopub_msg(timeout=120)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        kind = msg["msg_type"]
+        if kind == "update_display_data":
+            updates += 1
+        elif kind == "stream" and "ELAPSED" in msg["content"]["text"]:
+            elapsed = float(msg["content"]["text"].split()[1])
+        elif kind == "error":
+            raise RuntimeError(msg["content"]["evalue"])
+        elif kind == "status" and msg["content"]["execution_state"] == "idle":
+            break
+    if timed and elapsed is None:
+        raise RuntimeError("the cell did not report its time")
+    return elapsed or 0.0, updates
+
+
+def run(runs: int = RUNS) -> dict[str, Measurement]:
+    with local_puter_process() as facts, tempfile.TemporaryDirectory() as home:
+        settings = {"slow_chunks": CHUNKS, "slow_rate": 0, "stream_batch": 1}
+        httpx.post(f"{facts['origin']}/__fake__/settings", json=settings).raise_for_status()
+        env = {
+            **os.environ,
+            "PUTER_API_ORIGIN": f"http://api.puter.localhost:{facts['port']}",
+            "PUTER_GUI_ORIGIN": f"http://puter.localhost:{facts['port']}",
+            "PUTER_TOKEN": facts["Admin token"],
+            "PUTER_RATE_LIMIT": "off",
+            "PUTER_MAGIC_HOME": home,
+            "JUPYTER_PLATFORM_DIRS": "1",
+        }
+        manager, client = start_new_kernel(kernel_name="python3", env=env)
+        try:
+            execute(client, "%load_ext puter_magic", timed=False)
+            alone, magic, rates = [], [], []
+            for _ in range(runs):
+                alone.append(execute(client, CLIENT_ALONE)[0])
+                elapsed, updates = execute(client, THROUGH_MAGIC)
+                magic.append(elapsed)
+                rates.append(updates / elapsed)
+        finally:
+            client.stop_channels()
+            manager.shutdown_kernel(now=True)
+    return {
+        "alone": Measurement("client alone (Session.events)", alone),
+        "magic": Measurement("%%puter (streamed into one display)", magic),
+        "rate": Measurement("display updates per second", rates),
+    }
+
+
+def report(results: dict[str, Measurement]) -> str:
+    alone, magic, rate = results["alone"].median, results["magic"].median, results["rate"].median
+    return "\n".join(
+        [
+            "| path | median time | |",
+            "|---|---|---|",
+            f"| {results['alone'].name} | {alone:.3f} s | 1.00× |",
+            f"| {results['magic'].name} | {magic:.3f} s | {magic / alone:.2f}× (target ≤ 1.3×) |",
+            f"| {results['rate'].name} | {rate:.1f} /s | target ≤ 20, independent of the chunk count |",
+        ]
+    )
