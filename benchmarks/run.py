@@ -47,7 +47,8 @@ def main() -> int:
         "## OpenAI-compatible stream throughput",
         "",
         f"{bench_openai_stream.EVENTS:,} SSE events from the local OpenAI-compatible server (its own process), "
-        f"median of {bench_openai_stream.RUNS} alternating runs. Targets: at least the official SDK, at least 0.8× the limit.",
+        f"median of {bench_openai_stream.RUNS} alternating runs.",
+        "Targets: at least the official SDK, at least 0.8× the limit.",
     ]
     for batch, label in ((1, "one event per HTTP chunk, as llama-server sends it"), (64, "64 events per HTTP chunk")):
         print(f"openai stream, {label} …", file=sys.stderr)
