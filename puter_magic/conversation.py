@@ -4,26 +4,24 @@ A `Conversations` holds the threads of one notebook session. Each thread has an 
 finished (or interrupted) turns. A turn remembers the cell that produced it (`key`), so re-running a cell replaces
 that cell's own turn in place instead of adding context twice.
 
-Pure: standard library, `puter_magic.types` and `puter_magic.errors` only.
+The JSON data, the Markdown transcripts and the files are `conversation_io`'s; the methods here delegate to it.
+
+Pure: standard library, `puter_magic.types` and `puter_magic.errors` only (and `puter_magic.conversation_io`,
+imported when a method needs it, since it builds on these classes).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import secrets
-import stat
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .errors import ConfigurationError, InputError
 from .types import Message, Usage
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # of the JSON data: see conversation_io
 MESSAGE_OVERHEAD = 4  # tokens a chat message costs beyond its text (role, separators)
 
 
@@ -200,85 +198,42 @@ class Conversations:
             room -= turns[start].tokens()
         return [*head, *(message for turn in turns[start:] for message in turn.messages()), last]
 
-    # --- JSON ---------------------------------------------------------------------------------------
+    # --- JSON, Markdown and files (conversation_io) -------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
         """Everything, as plain JSON-able data (format version 1)."""
-        return {
-            "version": FORMAT_VERSION,
-            "active": self.active,
-            "threads": {
-                name: {"system": thread.system, "turns": [_turn_to_json(turn) for turn in thread.turns]}
-                for name, thread in self._threads.items()
-            },
-        }
+        from . import conversation_io
+
+        return conversation_io.to_json(self)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Conversations:
         """Rebuild from `to_json()` data; a malformed shape raises InputError saying where."""
-        if not isinstance(data, Mapping):
-            raise _malformed("the data", "must be a JSON object")
-        version = data.get("version")
-        if version != FORMAT_VERSION:
-            raise _malformed("'version'", f"must be {FORMAT_VERSION}, not {version!r}")
-        threads = data.get("threads")
-        if not isinstance(threads, Mapping):
-            raise _malformed("'threads'", "must be an object of threads by name")
-        result = cls()
-        for name, raw in threads.items():
-            result._threads[_json_thread_name(name)] = _thread_from_json(name, raw)
-        active = _get(data, "active", (str,), "the data", default=cls.default_thread)
-        if active not in result._threads:
-            raise _malformed("'active'", f"names no thread: {active!r}")
-        result.active = active
-        return result
+        from . import conversation_io
 
-    # --- Markdown and files ---------------------------------------------------------------------------
+        return conversation_io.from_json(data, cls)
 
     def to_markdown(self, thread: str | None = None) -> str:
-        """A readable transcript of one thread (None: the active one). See `_turn_markdown` for the layout."""
-        found = self._existing(thread)
-        parts = [f"## Thread: {found.name}"]
-        if found.system:
-            parts.append(_blockquote(f"**System:**\n\n{found.system}"))
-        if found.turns:
-            parts.append("\n\n---\n\n".join(_turn_markdown(turn) for turn in found.turns))
-        else:
-            parts.append("*(no turns yet)*")
-        return "\n\n".join(parts) + "\n"
+        """A readable transcript of one thread (None: the active one); see `conversation_io` for the layout."""
+        from . import conversation_io
+
+        return conversation_io.thread_markdown(self._existing(thread))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write a `.json` file (everything, loadable) or a `.md` transcript (all threads); atomically."""
-        target = Path(path)
-        if _is_markdown(target):
-            text = "\n".join(self.to_markdown(name) for name in self._threads)
-        elif target.suffix.lower() == ".json":
-            text = json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
-        else:
-            raise InputError(f"cannot tell the format of {target}", hint="name the file .json (loadable) or .md")
-        _write_atomic(target, text)
+        from . import conversation_io
+
+        conversation_io.save(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Conversations:
         """Read a file written by `save()` as JSON."""
-        source = Path(path)
-        if _is_markdown(source):
-            raise InputError(f"cannot load {source}: Markdown transcripts are export only", hint="load a .json save")
-        try:
-            data = json.loads(source.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(f"no conversation file at {source}", hint="check the path") from None
-        except (ValueError, RecursionError) as exc:  # bad JSON or bad UTF-8
-            raise InputError(f"{source} is not a JSON file: {exc}", hint="load a .json save") from None
-        except OSError as exc:
-            raise InputError(f"cannot read {source}: {exc.strerror or exc}", hint="check the path") from None
-        try:
-            return cls.from_json(data)
-        except InputError as exc:
-            raise InputError(f"{source}: {exc.message}", hint=exc.hint) from None
+        from . import conversation_io
+
+        return conversation_io.load(path, cls)
 
 
-# --- helpers: names, JSON shapes --------------------------------------------------------------------
+# --- helpers ----------------------------------------------------------------------------------------
 
 
 def _thread_name(name: str) -> str:
@@ -287,180 +242,3 @@ def _thread_name(name: str) -> str:
     if not cleaned or not cleaned.isprintable():
         raise InputError(f"{name!r} is not a thread name", hint="use a short name on one line, such as `draft`")
     return cleaned
-
-
-def _malformed(where: str, problem: str) -> InputError:
-    return InputError(f"{where} {problem}", hint="this is not a puter-magic conversation save, or it was edited")
-
-
-_MISSING: Any = object()
-
-
-def _get(data: Mapping[str, Any], name: str, kinds: tuple[type, ...], where: str, *, default: Any = _MISSING) -> Any:
-    """data[name], checked to be one of `kinds` (None allowed only through `kinds`); bool never counts as a number."""
-    if name not in data:
-        if default is _MISSING:
-            raise _malformed(where, f"has no {name!r}")
-        return default
-    value = data[name]
-    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        shown = (kind for kind in kinds if not (kind is int and float in kinds))  # "a number" covers both
-        expected = " or ".join(_JSON_TYPES.get(kind, kind.__name__) for kind in shown)
-        raise _malformed(f"{where}.{name}", f"must be {expected}, not {_json_type(value)}")
-    return value
-
-
-_JSON_TYPES: dict[type, str] = {
-    str: "text",
-    int: "an integer",
-    float: "a number",
-    bool: "true or false",
-    list: "a list",
-    Mapping: "an object",
-    type(None): "null",
-}
-
-
-def _json_type(value: Any) -> str:
-    kind = next((kind for kind in (bool, *_JSON_TYPES) if isinstance(value, kind)), type(value))
-    return _JSON_TYPES.get(kind, kind.__name__)
-
-
-def _json_thread_name(name: Any) -> str:
-    if not isinstance(name, str) or name != name.strip() or not name or not name.isprintable():
-        raise _malformed("'threads'", f"has an invalid thread name: {name!r}")
-    return name
-
-
-def _thread_from_json(name: str, data: Any) -> Thread:
-    values = _fields(data, {"system": (_TEXT, None), "turns": ((list,), [])}, f"thread {name!r}")
-    turns = [_turn_from_json(raw, f"thread {name!r} turn {number}") for number, raw in enumerate(values["turns"], 1)]
-    keys = [turn.key for turn in turns if turn.key is not None]
-    if len(keys) != len(set(keys)):
-        raise _malformed(f"thread {name!r}", "has two turns with the same cell key")
-    return Thread(name, values["system"] or None, turns)
-
-
-_TEXT = (str, type(None))
-_TURN_FIELDS = {
-    "prompt": ((str,), _MISSING),
-    "answer": ((str,), _MISSING),
-    "key": (_TEXT, None),
-    "model": (_TEXT, None),
-    "provider": (_TEXT, None),
-    "usage": ((Mapping, type(None)), None),
-    "interrupted": ((bool,), False),
-    "created": ((int, float), 0.0),
-}
-_USAGE_FIELDS = {
-    "input_tokens": ((int, type(None)), None),
-    "output_tokens": ((int, type(None)), None),
-    "cost_usd": ((int, float, type(None)), None),
-    "estimated": ((bool,), False),
-}
-
-
-def _turn_to_json(turn: Turn) -> dict[str, Any]:
-    data = {name: getattr(turn, name) for name in _TURN_FIELDS}
-    if turn.usage is not None:
-        data["usage"] = {name: getattr(turn.usage, name) for name in _USAGE_FIELDS}
-    return data
-
-
-def _fields(data: Any, schema: Mapping[str, tuple[tuple[type, ...], Any]], where: str) -> dict[str, Any]:
-    if not isinstance(data, Mapping):
-        raise _malformed(where, "must be an object")
-    return {name: _get(data, name, kinds, where, default=default) for name, (kinds, default) in schema.items()}
-
-
-def _turn_from_json(data: Any, where: str) -> Turn:
-    values = _fields(data, _TURN_FIELDS, where)
-    if values["usage"] is not None:
-        usage = _fields(values["usage"], _USAGE_FIELDS, f"{where}.usage")
-        values["usage"] = Usage(**usage)
-    values["created"] = float(values["created"])
-    return Turn(**values)
-
-
-# --- helpers: Markdown ------------------------------------------------------------------------------
-
-# Lines that would escape the transcript's structure if a prompt were pasted as Markdown: headings, code fences,
-# HTML blocks, setext underlines and thematic breaks.
-_RISKY_LINE = re.compile(r"^ {0,3}(?:#|<|```|~~~|[=-]+[ \t]*$|(?:[*_][ \t]*){3,}$)", re.MULTILINE)
-_FENCE_LINE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
-
-
-def _turn_markdown(turn: Turn) -> str:
-    """`**You:**` and the prompt, then `**Assistant** (model):` and the answer.
-
-    A prompt is shown as written unless it has a line that Markdown would read as structure (a heading, a code
-    fence, an HTML block, a rule): then the whole prompt goes into a fenced block longer than any backtick run in
-    it, so it shows literally. An answer is Markdown and shown as such, but a code fence it left open (an
-    interrupted answer often does) is closed, so the rest of the transcript is not swallowed.
-    """
-    prompt = _fenced(turn.prompt) if _RISKY_LINE.search(turn.prompt) else turn.prompt
-    label = f"**Assistant** ({turn.model}):" if turn.model else "**Assistant:**"
-    parts = ["**You:**", prompt or "*(empty)*", label, _close_fences(turn.answer) or "*(empty)*"]
-    if turn.interrupted:
-        parts.append("*(interrupted)*")
-    return "\n\n".join(parts)
-
-
-def _fenced(text: str) -> str:
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}\n{text}\n{fence}"
-
-
-def _close_fences(text: str) -> str:
-    opened: str | None = None
-    for line in text.splitlines():
-        match = _FENCE_LINE.match(line)
-        if match is None:
-            continue
-        marker, rest = match.groups()
-        if opened is None:
-            if not (marker[0] == "`" and "`" in rest):  # a backtick in the info string: not a fence
-                opened = marker
-        elif marker[0] == opened[0] and len(marker) >= len(opened) and not rest.strip():
-            opened = None
-    return text if opened is None else f"{text}\n{opened}"
-
-
-def _blockquote(text: str) -> str:
-    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
-
-
-# --- helpers: files ---------------------------------------------------------------------------------
-
-
-def _is_markdown(path: Path) -> bool:
-    return path.suffix.lower() in (".md", ".markdown")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write a temp file next to `path`, then rename it over `path`: readers see the old file or the new one.
-
-    A new file gets the usual mode (0666 less the umask); an existing file keeps its mode.
-    """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else None
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-        temp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-        fd = os.open(temp, flags, 0o666)  # the kernel applies the umask
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(text.encode("utf-8"))
-                handle.flush()
-                os.fsync(handle.fileno())
-            if mode is not None:
-                os.chmod(temp, mode)
-            os.replace(temp, path)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise InputError(
-            f"cannot write {path}: {exc.strerror or exc}", hint="check the path and its permissions"
-        ) from None

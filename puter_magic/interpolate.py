@@ -1,18 +1,20 @@
-"""Notebook variables in a prompt: `{{ name }}` is replaced by the variable's value; every other brace is left alone.
+"""Notebook variables in a prompt: `@{ name }` is replaced by the variable's value; every other brace is left alone.
 
-A prompt is a cell's text, often code: dicts, JSON, f-strings (`f"{x:>10}"`), LaTeX, Jinja templates. So, unlike
-`str.format`, nothing is expanded unless it is exactly a reference:
+A prompt is a cell's text, often code: dicts, JSON, f-strings (`f"{x:>10}"`, `f"{{literal}}"`), LaTeX, Jinja and
+Handlebars templates (`{{ user.name }}`). So, unlike `str.format`, nothing is expanded unless it is exactly a
+reference, and no kind of brace (`{…}`, `{{…}}`) is ever one:
 
-    {{ path }}     path = NAME ( .NAME | [INT] | ['text'] | ["text"] )*      spaces allowed just inside the braces
+    @{ path }      path = NAME ( .NAME | [INT] | ['text'] | ["text"] )*      spaces allowed just inside the braces
 
-    {{df}}  {{ cfg.model }}  {{In[3]}}  {{Out[2]}}  {{data['key']}}  {{items[-1]}}
+    @{df}  @{ cfg.model }  @{In[3]}  @{Out[2]}  @{data['key']}  @{items[-1]}
 
-- Anything else between `{{` and `}}` (Jinja's `{{ user.name | upper }}`, `{{ x + 1 }}`, `{{}}`) stays as it is.
-- `\\{{ path }}`: a backslash right before a reference keeps it literal; the backslash is removed. A backslash before
-  braces that are not a reference is not an escape and stays.
-- Extra braces around a reference stay: `{{{x}}}` becomes `{` + x + `}` (the innermost `{{x}}` is the reference),
-  so a JSON template such as `{"user": {{user}}}` works.
-- Attributes must be public: `{{x._y}}` and dunders are refused. Items are looked up with `obj[key]`.
+- Anything else after `@{` stays as it is: PowerShell's `@{a=1}`, Perl's `@{$ref}`, Objective-C's `@{@"k": v}`,
+  `@{ x + 1 }`, `@{}`. LESS's `@{var}` does have this shape: write it `\\@{var}`.
+- `\\@{ path }`: a backslash right before a reference keeps it literal; the backslash is removed. A backslash before
+  an `@{` that is not a reference is not an escape and stays.
+- Characters around a reference stay: `{@{x}}` becomes `{` + x + `}`, so a JSON template such as
+  `{"user": @{user}}` works.
+- Attributes must be public: `@{x._y}` and dunders are refused. Items are looked up with `obj[key]`.
 - A value is rendered once and never scanned again: str as is; bytes decoded as UTF-8; dict, list and tuple as
   indented JSON (repr when they are not JSON-able); anything else with `str()`.
 
@@ -31,23 +33,24 @@ from .errors import InputError
 _NAME = r"[^\W\d]\w*"
 _STEP = rf"""\.{_NAME}|\[(?:-?\d{{1,18}}|'[^'\n]*'|"[^"\n]*")\]"""
 _PATH = rf"{_NAME}(?:{_STEP})*"
-_REFERENCE = re.compile(rf"(?P<escape>\\)?\{{\{{[ \t]*(?P<path>{_PATH})[ \t]*\}}\}}")
+# Not right after a word character: git's `main@{upstream}` and `HEAD@{1}` are not references.
+_REFERENCE = re.compile(rf"(?:(?P<escape>\\)|(?<![\w\\]))@\{{[ \t]*(?P<path>{_PATH})[ \t]*\}}")
 _WHOLE_PATH = re.compile(_PATH)
 _PARTS = re.compile(
     rf"(?P<first>^{_NAME})|\.(?P<attr>{_NAME})|\[(?P<index>-?\d+)\]"
     r"""|\['(?P<single>[^']*)'\]|\["(?P<double>[^"]*)"\]"""
 )
 
-UNKNOWN_HINT = "define it first, or write \\{{ to send the braces as they are"
-LOOKUP_HINT = "check the value, or write \\{{ to send the braces as they are"
+UNKNOWN_HINT = "define it first, or write \\@{ to send it as it is"
+LOOKUP_HINT = "check the value, or write \\@{ to send it as it is"
 
 
 def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
-    """`text` with each `{{ path }}` replaced by the rendered value from `namespace`; one regex pass.
+    """`text` with each `@{ path }` replaced by the rendered value from `namespace`; one regex pass.
 
     Raises InputError for an unknown name, a private attribute, or a lookup that fails.
     """
-    if "{{" not in text:
+    if "@{" not in text:
         return text
 
     rendered: dict[str, str] = {}  # each path is looked up and rendered once per call
@@ -61,7 +64,7 @@ def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
             try:
                 rendered[path] = render(value)
             except Exception as exc:  # a broken __str__ / __repr__
-                raise InputError(f"cannot show {{{{{path}}}}}: {_reason(exc)}", hint=LOOKUP_HINT) from None
+                raise InputError(f"cannot show @{{{path}}}: {_reason(exc)}", hint=LOOKUP_HINT) from None
         return rendered[path]
 
     return _REFERENCE.sub(replace, text)
@@ -69,15 +72,15 @@ def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
 
 def references(text: str) -> list[str]:
     """The paths that `interpolate()` would expand, as written, in order of first appearance, without repeats."""
-    if "{{" not in text:
+    if "@{" not in text:
         return []
     found = (match.group("path") for match in _REFERENCE.finditer(text) if not match.group("escape"))
     return list(dict.fromkeys(found))
 
 
 def resolve(path: str, namespace: Mapping[str, Any]) -> Any:
-    """The value `path` (a reference without its braces) names in `namespace`."""
-    shown = f"{{{{{path}}}}}"
+    """The value `path` (a reference without its `@{` and `}`) names in `namespace`."""
+    shown = f"@{{{path}}}"
     if not _WHOLE_PATH.fullmatch(path):
         raise InputError(f"{shown} is not a reference", hint="use NAME, .attribute, [number] or ['key'] steps")
     steps = [_step(match) for match in _PARTS.finditer(path)]
@@ -85,7 +88,7 @@ def resolve(path: str, namespace: Mapping[str, Any]) -> Any:
         if kind == "attr" and isinstance(key, str) and key.startswith("_"):
             raise InputError(
                 f"{shown} uses {key!r}: private attributes are not available",
-                hint="reference a public attribute, or write \\{{ to send the braces as they are",
+                hint="reference a public attribute, or write \\@{ to send it as it is",
             )
     first = steps[0][1]
     if first not in namespace:

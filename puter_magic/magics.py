@@ -61,9 +61,9 @@ def friendly(method: F) -> F:
 @argument("--insert", action="store_true", help="with -f code: put the code into a new cell below")
 @argument("-o", "--out", metavar="VAR", help="store the answer (for json: the parsed value) in VAR")
 @argument("--quiet", action="store_true", help="show nothing; use with -o, or to add context silently")
-@argument("--raw", action="store_true", help="send the cell as it is: no {{name}} expansion")
+@argument("--raw", action="store_true", help="send the cell as it is: no @{name} expansion")
 def cell_options(line: str) -> None:
-    """%%puter [options] — the cell is the prompt; {{name}} inserts a variable (\\{{ for literal braces)."""
+    """%%puter [options] — the cell is the prompt; @{name} inserts a variable (\\@{ for a literal @{)."""
 
 
 def parse_options(line: str) -> Any:

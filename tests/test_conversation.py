@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from puter_magic import conversation_io
 from puter_magic.conversation import (
     Conversations,
     Thread,
@@ -642,6 +643,64 @@ def test_an_answer_with_balanced_fences_is_left_alone():
     answer = "Use:\n````\n```\nnested\n```\n````\nDone."
     conversations.record(Turn("q", answer))
     assert f"\n\n{answer}\n" in conversations.to_markdown()
+
+
+# --- conversation_io ---------------------------------------------------------------------------------
+
+
+def test_the_methods_delegate_to_conversation_io(tmp_path):
+    conversations = sample()
+    assert conversation_io.to_json(conversations) == conversations.to_json()
+    assert conversation_io.from_json(conversations.to_json()) == conversations
+    assert conversation_io.thread_markdown(conversations.thread("default")) == conversations.to_markdown("default")
+    conversation_io.save(conversations, tmp_path / "chat.json")
+    assert conversation_io.load(tmp_path / "chat.json") == conversations
+    conversations.save(tmp_path / "chat.md")
+    conversation_io.save(conversations, tmp_path / "again.md")
+    assert (tmp_path / "chat.md").read_text(encoding="utf-8") == (tmp_path / "again.md").read_text(encoding="utf-8")
+
+
+def test_a_thread_renders_on_its_own():
+    thread = Thread("notes", "Be kind.", [Turn("q", "a")])
+    assert conversation_io.thread_markdown(thread) == (
+        "## Thread: notes\n\n> **System:**\n>\n> Be kind.\n\n**You:**\n\nq\n\n**Assistant:**\n\na\n"
+    )
+
+
+def test_from_json_and_load_build_the_class_they_are_called_on(tmp_path):
+    class Notebook(Conversations):
+        pass
+
+    path = tmp_path / "chat.json"
+    sample().save(path)
+    for restored in (Notebook.from_json(sample().to_json()), Notebook.load(path)):
+        assert type(restored) is Notebook
+        assert restored == sample()
+
+
+def test_conversation_io_imports_only_the_standard_library_and_pure_modules():
+    source = Path(__file__).resolve().parent.parent / "puter_magic" / "conversation_io.py"
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    absolute = {
+        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0
+    }
+    absolute |= {
+        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+    relative = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1}
+    assert absolute <= set(sys.stdlib_module_names)
+    assert relative <= {"conversation", "types", "errors"}
+
+
+def test_conversation_io_uses_only_public_attributes():
+    source = Path(__file__).resolve().parent.parent / "puter_magic" / "conversation_io.py"
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    private = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.endswith("__")
+    }
+    assert private == set()
 
 
 # --- purity ------------------------------------------------------------------------------------------

@@ -17,8 +17,11 @@ PURE = [
     "decoders.py",
     "providers/puter_wire.py",
     "conversation.py",
+    "conversation_io.py",
     "interpolate.py",
     "formats.py",
+    "server/openai_format.py",
+    "server/openai_errors.py",
 ]
 HTTPX_ALLOWED = ("http.py", "providers/", "testing/", "server/")
 

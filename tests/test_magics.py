@@ -125,7 +125,7 @@ def test_code_format_out_and_insert(shell, magics):
 def test_json_format_parses_or_fails_in_one_line(shell, magics):
     run(shell, cell("-m echo -f json -o data --quiet", '```json\n{"a": [1, 2]}\n```'), "j1")
     assert shell.user_ns["data"] == {"a": [1, 2]}
-    with pytest.raises(UsageError, match="not JSON.*shown above and kept in the history") as info:
+    with pytest.raises(UsageError, match=r"not JSON.*shown above and kept in the history") as info:
         run(shell, cell("-m echo -f json --quiet", "not json at all"), "j2")
     assert "\n" not in str(info.value)
     assert magics.session.conversations.thread().turns[-1].answer == "not json at all"
