@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     fake.add_argument("--host", default="127.0.0.1")
     fake.add_argument("--port", type=int, default=0, help="0 picks a free port")
     fake.add_argument("--no-host-routing", action="store_true", help="answer every route on any host")
+    serve = commands.add_parser("serve", help="serve your Puter session as an OpenAI-compatible API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=4101)
+    serve.add_argument("--key", help="the API key clients must send (default: $PUTER_PROXY_KEY, or generated)")
+    serve.add_argument("--allow-origin", action="append", default=[], dest="allow_origins", help="CORS origin")
+    serve.add_argument("--allow-remote", action="store_true", help="allow a host other than loopback")
     commands.add_parser("demo", help="chat with the embedded local backend (what `make demo` runs)")
     return parser
 
@@ -168,6 +174,17 @@ def cmd_fake_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .config import Settings
+    from .server import serve_forever
+    from .sessions import Session
+
+    settings = Settings.load(api_origin=args.api_origin, gui_origin=args.gui_origin)
+    key = args.key or os.environ.get("PUTER_PROXY_KEY")
+    serve_forever(Session(settings), args.host, args.port, key, args.allow_origins, allow_remote=args.allow_remote)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -181,5 +198,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "models": cmd_models,
     "chat": cmd_chat,
     "fake-server": cmd_fake_server,
+    "serve": cmd_serve,
     "demo": cmd_demo,
 }

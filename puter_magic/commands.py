@@ -183,6 +183,13 @@ def _option(words: list[str], flag: str) -> str | None:
     return value
 
 
+@command("serve", "serve this session as an OpenAI-compatible API: [status|stop] [--port N] [--key-env VAR]")
+def cmd_serve(magics: Any, rest: str) -> Report:
+    from .server.commands import serve_command
+
+    return say(serve_command(magics.session, rest))
+
+
 @command("threads", "list the conversation threads")
 def cmd_threads(magics: Any, rest: str) -> Report:
     conversations: Conversations = magics.session.conversations

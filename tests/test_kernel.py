@@ -145,3 +145,34 @@ def test_errors_are_one_line_and_the_token_never_shows(kernel, puter_server):
         _, messages = kernel.execute(code)
         everything.append(str(messages))
     assert puter_server.token not in "".join(everything)
+
+
+def test_serve_from_the_kernel_for_another_process(kernel, puter_server):
+    import re
+    import stat
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    reply, messages = kernel.execute("%puter serve")
+    assert reply["content"]["status"] == "ok"
+    shown = str(messages)
+    url = re.search(r"http://127\.0\.0\.1:\d+/v1", shown).group(0)
+    key_file = Path(re.search(r"in `([^`]+proxy-key)`", shown).group(1))
+    key = key_file.read_text().strip()
+    assert key not in shown, "the key stays out of the notebook's outputs"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    client = (
+        "import openai, sys\n"
+        "c = openai.OpenAI(base_url=sys.argv[1], api_key=sys.argv[2], max_retries=0)\n"
+        "r = c.chat.completions.create(model='deterministic', messages=[{'role': 'user', 'content': 'via proxy'}])\n"
+        "print(r.choices[0].message.content)"
+    )
+    result = subprocess.run([sys.executable, "-c", client, url, key], capture_output=True, text=True, timeout=60)
+    assert result.stdout.startswith("Turn 1. You said: via proxy."), result.stderr
+    upstream = [r for r in puter_server.state.requests if r.path == "/drivers/call"][-1]
+    assert upstream.authorization == f"Bearer {puter_server.token}", "the notebook's own session answered"
+    reply, messages = kernel.execute("%puter serve status")
+    assert "1 answers" in str(messages) or "1 answer" in str(messages)
+    reply, _ = kernel.execute("%puter serve stop")
+    assert reply["content"]["status"] == "ok"

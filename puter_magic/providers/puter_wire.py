@@ -41,6 +41,8 @@ def chat_body(request: ChatRequest, *, stream: bool) -> dict[str, Any]:
         args["max_tokens"] = request.max_tokens
     if request.top_p is not None:
         args["top_p"] = request.top_p
+    if request.seed is not None:
+        args["seed"] = request.seed
     if request.stop:
         args["stop"] = list(request.stop)
     if request.tools:

@@ -1,0 +1,326 @@
+"""The proxy's ASGI app: a Session served as an OpenAI-compatible endpoint.
+
+    POST /v1/chat/completions   JSON, or SSE (`data: {...}` lines, then `data: [DONE]`) when `stream` is true
+    GET  /v1/models             every model of the session's provider
+    GET  /v1/models/{id}        one of them (ids may contain `/` and `:`), 404 `model_not_found` otherwise
+    GET  /health                liveness and provider; with the key also upstream reachability and the signed-in user
+
+Every /v1 request needs `Authorization: Bearer <key>`. Request bodies are size-limited. Provider work runs on the
+session's loop thread (`LoopThread.run_async` / `aiterate`), never on uvicorn's loop; while it runs, the client's
+connection is watched, and a client that leaves cancels the upstream request at once. Every failure, expected or
+not, is answered with an OpenAI-shaped error; before a stream's first event it keeps its HTTP status, after it the
+error goes out as a `data: {"error": ...}` line (what the openai SDK raises from).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any, cast
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..providers.base import Provider
+from ..redact import logger, redact
+from ..sessions import Session
+from ..types import StreamEvent
+from . import openai_format as fmt
+
+MAX_BODY = 4 * 1024 * 1024
+HEALTH_TIMEOUT = 5.0
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass
+class ProxyStats:
+    """What the proxy has served; changed only on uvicorn's loop, read from anywhere."""
+
+    requests: int = 0
+    completions: int = 0
+    streams_open: int = 0
+    cancelled: int = 0
+    errors: int = 0
+
+
+def error_reply(exc: BaseException, stats: ProxyStats | None = None) -> fmt.ErrorReply:
+    """The OpenAI-shaped answer for `exc`, counted and logged (secrets scrubbed)."""
+    reply = fmt.error_reply(exc, redact)
+    if stats is not None:
+        stats.errors += 1
+    if reply.status >= 500:
+        logger.warning("proxy answered %s: %s", reply.status, reply.body["error"]["message"])
+    return reply
+
+
+def error_response(exc: BaseException, stats: ProxyStats | None = None) -> JSONResponse:
+    reply = error_reply(exc, stats)
+    return JSONResponse(reply.body, reply.status, headers=reply.headers)
+
+
+def key_matches(scope: Scope, key: bytes) -> bool:
+    """Constant-time check of `Authorization: Bearer <key>`."""
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            scheme, _, token = value.partition(b" ")
+            return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), key)
+    return False
+
+
+class RequireKey:
+    """ASGI middleware: /v1 requests without the right bearer key get a 401, before any routing."""
+
+    def __init__(self, app: ASGIApp, key: str) -> None:
+        self.app, self.key = app, key.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and (path == "/v1" or path.startswith("/v1/")) and not key_matches(scope, self.key):
+            refused = fmt.InvalidRequest(
+                "missing or incorrect API key for this proxy", code="invalid_api_key", status=401
+            )
+            await error_response(refused)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class Watched(Response):
+    """Runs `produce(send)` while watching the client; a client that leaves cancels it (and its upstream)."""
+
+    def __init__(self, produce: Callable[[Send], Awaitable[None]], stats: ProxyStats) -> None:
+        self.produce, self.stats = produce, stats
+        self.background = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        work = asyncio.ensure_future(self.produce(send))
+        watch = asyncio.ensure_future(_disconnected(receive))
+        try:
+            await asyncio.wait((work, watch), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (work, watch):
+                task.cancel()
+            await asyncio.wait((work, watch))
+        if work.cancelled():
+            self.stats.cancelled += 1
+        elif work.exception() is not None:  # produce() answers its own errors; this is a bug, not a crash
+            logger.error("proxy: unexpected %s while answering", type(work.exception()).__name__)
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _send_json(send: Send, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+    response = JSONResponse(body, status, headers=headers)
+    await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+async def _send_event(send: Send, data: Any) -> None:
+    payload = data if isinstance(data, bytes) else json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    await send({"type": "http.response.body", "body": b"data: " + payload + b"\n\n", "more_body": True})
+
+
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class ProxyApp:
+    """The endpoints, bound to one Session."""
+
+    def __init__(self, session: Session, *, key: str, max_body: int = MAX_BODY) -> None:
+        self.session, self.key, self.max_body = session, key.encode(), max_body
+        self.stats = ProxyStats()
+
+    def guarded(self, endpoint: Endpoint) -> Endpoint:
+        """Whatever `endpoint` raises becomes an OpenAI-shaped error answer."""
+
+        async def run(request: Request) -> Response:
+            self.stats.requests += 1
+            try:
+                return await endpoint(request)
+            except Exception as exc:
+                return error_response(exc, self.stats)
+
+        return run
+
+    async def _body(self, request: Request) -> bytes:
+        declared = request.headers.get("content-length", "")
+        too_large = fmt.InvalidRequest(
+            f"the request body is larger than {self.max_body} bytes", code="request_too_large", status=413
+        )
+        if declared.isdigit() and int(declared) > self.max_body:
+            raise too_large
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body:
+                raise too_large
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    # --- endpoints --------------------------------------------------------------------------------
+
+    async def chat_completions(self, request: Request) -> Response:
+        try:
+            body = await self._body(request)
+        except ClientDisconnect:
+            return Response(status_code=499)  # nobody is listening any more
+        call = fmt.parse_chat_request(fmt.parse_body(body))
+        provider = self.session.provider  # resolved here, where a failure is still answered as JSON
+        produce = self._stream(provider, call) if call.stream else self._complete(provider, call)
+        return Watched(produce, self.stats)
+
+    def _complete(self, provider: Provider, call: fmt.ChatCall) -> Callable[[Send], Awaitable[None]]:
+        async def produce(send: Send) -> None:
+            try:
+                completion = await self.session.loop.run_async(provider.complete(call.request))
+                answer = fmt.completion_object(completion, call.request, created=int(time.time()))
+            except Exception as exc:
+                reply = error_reply(exc, self.stats)
+                await _send_json(send, reply.status, reply.body, reply.headers)
+                return
+            self.stats.completions += 1
+            await _send_json(send, 200, answer)
+
+        return produce
+
+    def _stream(self, provider: Provider, call: fmt.ChatCall) -> Callable[[Send], Awaitable[None]]:
+        async def produce(send: Send) -> None:
+            # aiterate() is an async generator (annotated as an iterator): aclose() cancels its producer.
+            source = cast(
+                AsyncGenerator[StreamEvent, None], self.session.loop.aiterate(lambda: provider.stream(call.request))
+            )
+            async with aclosing(source) as events:
+                try:
+                    first: StreamEvent | None = await anext(events, None)
+                except Exception as exc:  # before the first event the error keeps its HTTP status
+                    reply = error_reply(exc, self.stats)
+                    await _send_json(send, reply.status, reply.body, reply.headers)
+                    return
+                await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+                self.stats.streams_open += 1
+                try:
+                    await self._pump(send, call, first, events)
+                finally:
+                    self.stats.streams_open -= 1
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        return produce
+
+    async def _pump(
+        self, send: Send, call: fmt.ChatCall, first: StreamEvent | None, events: AsyncIterator[StreamEvent]
+    ) -> None:
+        writer = fmt.ChunkWriter(call.request, int(time.time()), call.include_usage)
+        await _send_event(send, writer.start())
+        try:
+            event = first
+            while event is not None:
+                for chunk in writer.feed(event):
+                    await _send_event(send, chunk)
+                event = await anext(events, None)
+            for chunk in writer.finish():  # nothing when a Finished event came
+                await _send_event(send, chunk)
+        except Exception as exc:  # after the first event: an in-band error line, the way OpenAI sends them
+            await _send_event(send, error_reply(exc, self.stats).body)
+            return
+        self.stats.completions += 1
+        await _send_event(send, b"[DONE]")
+
+    async def models(self, request: Request) -> Response:
+        return JSONResponse(fmt.model_list(await self._models(), self.session.provider.name))
+
+    async def model(self, request: Request) -> Response:
+        wanted = request.path_params["model_id"]
+        for info in await self._models():
+            if info.matches(wanted):
+                return JSONResponse(fmt.model_object(info, self.session.provider.name))
+        missing = fmt.InvalidRequest(
+            f"the model {wanted!r} does not exist", param="model", code="model_not_found", status=404
+        )
+        return error_response(missing, self.stats)
+
+    async def _models(self) -> list[Any]:
+        known = self.session.known_models()
+        if known is not None:
+            return known
+        provider = self.session.provider
+        return list(await self.session.loop.run_async(provider.models()))
+
+    async def health(self, request: Request) -> Response:
+        """Liveness for anyone; with the key, also a look upstream (reachable, signed in, who)."""
+        provider = self.session.provider
+        data: dict[str, Any] = {"status": "ok", "provider": provider.name, "streams_open": self.stats.streams_open}
+        if not key_matches(request.scope, self.key):
+            return JSONResponse(data)
+        data["origin"] = provider.origin
+        try:
+            status = await asyncio.wait_for(self.session.loop.run_async(provider.status()), HEALTH_TIMEOUT)
+        except Exception as exc:
+            slow = isinstance(exc, asyncio.TimeoutError)
+            error = "the provider did not answer in time" if slow else error_reply(exc).body["error"]["message"]
+            return JSONResponse(data | {"status": "degraded", "reachable": False, "error": error})
+        data |= {"reachable": status.reachable, "user": status.user.username if status.user else None}
+        if not status.reachable or status.user is None:
+            data["status"] = "degraded"
+        if status.error:
+            data["error"] = redact(status.error)
+        return JSONResponse(data)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    message = {404: "no such route", 405: "method not allowed"}.get(status, "the request failed")
+    response = error_response(fmt.InvalidRequest(message, status=status))
+    if isinstance(exc, HTTPException) and exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+async def _crash(request: Request, exc: Exception) -> Response:
+    return error_response(exc)
+
+
+def build_app(session: Session, *, key: str, allow_origins: Sequence[str] = (), max_body: int = MAX_BODY) -> Starlette:
+    """The proxy for `session`; `app.state.proxy` holds the ProxyApp (and its stats)."""
+    if not key:
+        raise ValueError("the proxy needs a key")
+    proxy = ProxyApp(session, key=key, max_body=max_body)
+    routes = [
+        Route("/v1/chat/completions", proxy.guarded(proxy.chat_completions), methods=["POST"]),
+        Route("/v1/models", proxy.guarded(proxy.models), methods=["GET"]),
+        Route("/v1/models/{model_id:path}", proxy.guarded(proxy.model), methods=["GET"]),
+        Route("/health", proxy.guarded(proxy.health), methods=["GET"]),
+    ]
+    middleware = []
+    if allow_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(allow_origins),
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=600,
+            )
+        )
+    middleware.append(Middleware(RequireKey, key=key))
+    app = Starlette(
+        routes=routes, middleware=middleware, exception_handlers={HTTPException: _http_error, Exception: _crash}
+    )
+    app.state.proxy = proxy
+    return app
