@@ -10,6 +10,7 @@ sys.path.insert(0, str(HERE))
 
 import bench_import  # noqa: E402
 import bench_openai_stream  # noqa: E402
+import bench_proxy  # noqa: E402
 import bench_puter_stream  # noqa: E402
 import bench_render  # noqa: E402
 from common import machine, versions  # noqa: E402
@@ -62,6 +63,17 @@ def main() -> int:
         f"median of {bench_render.RUNS} alternating runs; the frontend side counts `update_display_data` messages.",
         "",
         bench_render.report(bench_render.run()),
+    ]
+    print("proxy …", file=sys.stderr)
+    sections += [
+        "",
+        "## Proxy overhead",
+        "",
+        f"Small non-streamed requests (model `echo`): {bench_proxy.SEQUENTIAL} one after another for latency, "
+        f"{bench_proxy.CONCURRENT} with 16 in flight for throughput; median of {bench_proxy.RUNS} alternating runs.",
+        "The local Puter server, the proxy and the client are three processes sharing the machine's 2 cores.",
+        "",
+        bench_proxy.report(bench_proxy.run()),
     ]
     text = "\n".join(sections) + "\n"
     (HERE / "RESULTS.md").write_text(text, encoding="utf-8")
