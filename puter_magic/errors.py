@@ -73,9 +73,13 @@ class TransportError(PuterError):
 
 
 class ConnectionFailed(TransportError):
-    """Raised when the server cannot be reached."""
+    """Raised when the server cannot be reached; `stale` when a kept-alive connection had been closed."""
 
     hint = "check the server URL and that the server is running"
+
+    def __init__(self, message: str, *, stale: bool = False, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.stale = stale
 
 
 class Timeout(TransportError):

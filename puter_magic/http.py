@@ -149,7 +149,10 @@ def transport_errors(request: httpx.Request, policy: Policy) -> Iterator[None]:
         raise ConnectionFailed(f"cannot connect to {origin}: {reason}") from None
     except httpx.TransportError as exc:
         reason = redact(str(exc)) or type(exc).__name__
-        raise ConnectionFailed(f"the connection to {origin} failed: {reason}") from None
+        # A kept-alive connection the server had already closed (llama-server and transformers serve close
+        # without saying so): nothing was answered, and a fresh connection is worth trying at once.
+        stale = isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError))
+        raise ConnectionFailed(f"the connection to {origin} failed: {reason}", stale=stale) from None
 
 
 def body_error(exc: httpx.HTTPError, request: httpx.Request, policy: Policy, partial: str) -> PuterError:
@@ -200,6 +203,8 @@ async def open_response(
                     response = await client.send(request, stream=True)
             except PuterError as error:
                 delay = policy.backoff.delay(attempt) if _retryable(error) else None
+                if delay is not None and attempt == 0 and isinstance(error, ConnectionFailed) and error.stale:
+                    delay = 0.0
                 if delay is None or attempt >= policy.max_retries:
                     raise
                 logger.info("retrying %s %s in %.2f s: %s", method, url, delay, error.message)

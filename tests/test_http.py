@@ -198,3 +198,12 @@ async def test_limiter_spaces_requests_over_its_window():
             starts.append(time.monotonic())
     assert starts[2] - starts[0] >= 0.2 - 0.01
     assert starts[4] - starts[2] >= 0.2 - 0.01
+
+
+async def test_a_closed_kept_alive_connection_is_retried_at_once():
+    handler, seen = scripted(httpx.RemoteProtocolError("Server disconnected"), httpx.Response(200, text="ok"))
+    slow = Policy(backoff=Backoff(base=30.0, cap=30.0, max_wait=60.0))
+    started = time.monotonic()
+    assert (await fetch(handler, slow))[0] == 200
+    assert len(seen) == 2
+    assert time.monotonic() - started < 30, "no backoff before the first retry of a stale connection"
