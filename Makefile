@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit notebooks bench clean
+.PHONY: setup demo test lint typecheck unit notebooks servers bench clean clean-servers
 
 setup: $(STAMP)
 
@@ -24,7 +24,13 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-unit: setup
+# Real OpenAI-compatible servers for the tests: llama.cpp's llama-server (Debian testing, in a debootstrap
+# chroot) and transformers serve (its own venv). Idempotent and cached under .cache/.
+servers: setup
+	GGUF_PYTHON=$(abspath $(BIN)/python) bash tests/servers/setup_llama.sh
+	bash tests/servers/setup_transformers.sh
+
+unit: setup servers
 	$(BIN)/python -m pytest
 
 notebooks: setup
@@ -37,3 +43,6 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+clean-servers:
+	rm -rf --one-file-system .cache/llama-chroot .cache/tf-venv .cache/hf-home

@@ -12,19 +12,6 @@ from puter_magic.sessions import Session
 from puter_magic.testing import Fault
 
 
-@pytest.fixture(scope="module")
-def shell(tmp_path_factory):
-    import os
-
-    os.environ["IPYTHONDIR"] = str(tmp_path_factory.mktemp("ipython"))
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    config = Config()
-    config.HistoryManager.enabled = False
-    return InteractiveShell.instance(config=config)
-
-
 @pytest.fixture
 def session(puter_settings):
     sess = Session(puter_settings)
