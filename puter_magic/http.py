@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +35,7 @@ from .errors import (
     RateLimited,
     ReauthRequired,
     ServerError,
+    StreamError,
     StreamTimeout,
     StreamTruncated,
     Timeout,
@@ -166,6 +167,29 @@ def body_error(exc: httpx.HTTPError, request: httpx.Request, policy: Policy, par
     return StreamTruncated(
         f"the connection to {origin} broke before the answer was complete ({reason})", partial=partial
     )
+
+
+async def decoded(
+    response: httpx.Response, decoder: Any, policy: Policy, texts: list[str]
+) -> AsyncGenerator[list[Any], None]:
+    """What `decoder` makes of a streamed body, one network read at a time, then its flush at the end.
+
+    `texts` is the answer received so far (the caller appends to it): a broken connection, silence or an
+    undecodable line becomes a StreamError that keeps it as `partial`.
+    """
+    try:
+        async for chunk in response.aiter_bytes():
+            items = decoder.decode(chunk)
+            if items:
+                yield items
+        tail = decoder.flush()
+    except httpx.HTTPError as exc:
+        raise body_error(exc, response.request, policy, "".join(texts)) from None
+    except StreamError as exc:
+        exc.partial = "".join(texts)
+        raise
+    if tail:
+        yield tail
 
 
 def _retryable(error: PuterError) -> bool:

@@ -15,7 +15,7 @@ import concurrent.futures
 import queue
 import threading
 import weakref
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Coroutine, Iterator
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -140,8 +140,9 @@ class LoopThread:
             if not finished and job is not None:
                 job.cancel_and_wait()
 
-    async def aiterate(self, source: Callable[[], AsyncIterable[T]]) -> AsyncIterator[T]:
-        """Like iterate(), for a caller on another event loop."""
+    async def aiterate(self, source: Callable[[], AsyncIterable[T]]) -> AsyncGenerator[T, None]:
+        """Like iterate(), for a caller on another event loop. Close it (`contextlib.aclosing`) when leaving
+        early: that is what cancels the producer on the loop thread."""
         inbox: asyncio.Queue[Any] = asyncio.Queue()
         caller = asyncio.get_running_loop()
         future = self.submit(_produce(source, _ThreadsafeInbox(caller, inbox)))

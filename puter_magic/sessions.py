@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -259,41 +260,34 @@ class Session:
         return self._stream(exchange)
 
     def _stream(self, exchange: Exchange) -> Iterator[str]:
-        parts: list[str] = []
-        finished: Finished | None = None
+        transcript = _Transcript(self, exchange)
         try:
             for event in self.events(exchange):
-                if isinstance(event, TextDelta):
-                    parts.append(event.text)
-                    yield event.text
-                elif isinstance(event, Finished):
-                    finished = event
+                if (text := transcript.take(event)) is not None:
+                    yield text
         except PuterError:
             raise
         except BaseException:
-            self.record(exchange, "".join(parts), interrupted=True)
+            transcript.keep(interrupted=True)
             raise
-        self.record(exchange, "".join(parts), usage=finished.usage if finished else None)
+        transcript.keep()
 
     async def astream(self, prompt: str, **options: Any) -> AsyncIterator[str]:
         """stream() for async code."""
         exchange = self.prepare(prompt, **options)
         provider = self.registry.get(exchange.provider)
-        parts: list[str] = []
-        finished: Finished | None = None
+        transcript = _Transcript(self, exchange)
         try:
-            async for event in self.loop.aiterate(lambda: provider.stream(exchange.request)):
-                if isinstance(event, TextDelta):
-                    parts.append(event.text)
-                    yield event.text
-                elif isinstance(event, Finished):
-                    finished = event
+            async with aclosing(self.loop.aiterate(lambda: provider.stream(exchange.request))) as events:
+                async for event in events:
+                    if (text := transcript.take(event)) is not None:
+                        yield text
         except PuterError:
             raise
         except BaseException:
-            self.record(exchange, "".join(parts), interrupted=True)
+            transcript.keep(interrupted=True)
             raise
-        self.record(exchange, "".join(parts), usage=finished.usage if finished else None)
+        transcript.keep()
 
     # --- observers (the panel listens) ------------------------------------------------------------
 
@@ -310,6 +304,28 @@ class Session:
         for provider in self.registry.created():
             self.loop.run(provider.aclose())
         self.registry = ProviderRegistry(self.settings)
+
+
+class _Transcript:
+    """The text and the end of one streamed answer, for the sync and the async iterator alike."""
+
+    def __init__(self, session: Session, exchange: Exchange) -> None:
+        self.session, self.exchange = session, exchange
+        self.parts: list[str] = []
+        self.finished: Finished | None = None
+
+    def take(self, event: StreamEvent) -> str | None:
+        """The text an event adds, if any."""
+        if isinstance(event, TextDelta):
+            self.parts.append(event.text)
+            return event.text
+        if isinstance(event, Finished):
+            self.finished = event
+        return None
+
+    def keep(self, *, interrupted: bool = False) -> Answer:
+        usage = self.finished.usage if self.finished else None
+        return self.session.record(self.exchange, "".join(self.parts), usage=usage, interrupted=interrupted)
 
 
 _session: Session | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,7 +16,7 @@ import httpx
 
 from ..decoders import SSEDecoder
 from ..errors import ConfigurationError, ConnectionFailed, MalformedStream, PuterError, StreamFailed, StreamTruncated
-from ..http import Policy, body_error, json_or_text, make_client, open_response, retry_after_of, status_error
+from ..http import Policy, decoded, json_or_text, make_client, open_response, retry_after_of, status_error
 from ..redact import register_secret
 from ..types import (
     ChatRequest,
@@ -133,43 +134,35 @@ class OpenAIProvider:
                     yield TextDelta(completion.text)
                     yield Finished(completion.usage, completion.finish_reason, completion.model)
                     return
-                decoder = SSEDecoder()
-                chunks = response.aiter_bytes()
-                done = False
-                while not done:  # one generator, no nested ones: this loop runs once per token
-                    try:
-                        events = decoder.decode(await chunks.__anext__())
-                    except StopAsyncIteration:
-                        events, done = decoder.flush(), True
-                    except httpx.HTTPError as exc:
-                        raise body_error(exc, response.request, self._policy, "".join(texts)) from None
-                    for event in events:
-                        if event.data == "[DONE]":
-                            yield Finished(usage or Usage(), finish_reason, model)
-                            return
-                        try:
-                            chunk = json.loads(event.data)
-                        except ValueError:
-                            excerpt = event.data[:80]
-                            raise MalformedStream(f"malformed event: {excerpt!r}", partial="".join(texts)) from None
-                        if not isinstance(chunk, dict):
-                            continue
-                        if "error" in chunk:
-                            raise StreamFailed(wire.error_fields(chunk)[0], partial="".join(texts))
-                        if chunk.get("usage"):
-                            usage = wire.parse_usage(chunk["usage"])
-                        for choice in chunk.get("choices") or ():
-                            delta = choice.get("delta") or {}
-                            content = delta.get("content")
-                            if content:
-                                texts.append(content)
-                                yield TextDelta(content)
-                            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-                            if reasoning:
-                                yield ReasoningDelta(str(reasoning))
-                            if choice.get("finish_reason"):
-                                finish_reason = choice["finish_reason"]
-                                model = str(chunk.get("model") or model)
+                async with aclosing(decoded(response, SSEDecoder(), self._policy, texts)) as reads:
+                    async for events in reads:
+                        for event in events:  # no generator layer inside: this loop runs once per token
+                            if event.data == "[DONE]":
+                                yield Finished(usage or Usage(), finish_reason, model)
+                                return
+                            try:
+                                chunk = json.loads(event.data)
+                            except ValueError:
+                                excerpt = event.data[:80]
+                                raise MalformedStream(f"malformed event: {excerpt!r}", partial="".join(texts)) from None
+                            if not isinstance(chunk, dict):
+                                continue
+                            if "error" in chunk:
+                                raise StreamFailed(wire.error_fields(chunk)[0], partial="".join(texts))
+                            if chunk.get("usage"):
+                                usage = wire.parse_usage(chunk["usage"])
+                            for choice in chunk.get("choices") or ():
+                                delta = choice.get("delta") or {}
+                                content = delta.get("content")
+                                if content:
+                                    texts.append(content)
+                                    yield TextDelta(content)
+                                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                                if reasoning:
+                                    yield ReasoningDelta(str(reasoning))
+                                if choice.get("finish_reason"):
+                                    finish_reason = choice["finish_reason"]
+                                    model = str(chunk.get("model") or model)
         except ConnectionFailed as error:
             raise self._unreachable(error) from None
         if finish_reason is None:

@@ -10,6 +10,7 @@ import functools
 import inspect
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import aclosing
 from typing import Any
 
 import httpx
@@ -19,7 +20,6 @@ from ..decoders import NDJSONDecoder
 from ..errors import (
     APIError,
     LoginFailed,
-    MalformedStream,
     NotLoggedIn,
     PuterError,
     RateLimited,
@@ -28,7 +28,7 @@ from ..errors import (
     StreamTruncated,
     TwoFactorRequired,
 )
-from ..http import Policy, body_error, json_or_text, make_client, open_response, retry_after_of, status_error
+from ..http import Policy, decoded, json_or_text, make_client, open_response, retry_after_of, status_error
 from ..limits import Backoff, RateLimiter
 from ..redact import register_secret
 from ..types import (
@@ -287,39 +287,28 @@ class PuterProvider:
                 yield Finished(completion.usage, completion.finish_reason, completion.model)
                 return
             texts: list[str] = []
-            decoder = NDJSONDecoder()
-            chunks = response.aiter_bytes()
-            done = False
-            while not done:
-                try:
-                    objects = decoder.decode(await chunks.__anext__())
-                except StopAsyncIteration:
-                    objects, done = decoder.flush(), True
-                except httpx.HTTPError as exc:
-                    raise body_error(exc, response.request, self._policy, "".join(texts)) from None
-                except MalformedStream as exc:
-                    exc.partial = "".join(texts)
-                    raise
-                for obj in objects:
-                    kind = obj.get("type") if isinstance(obj, dict) else None
-                    if kind == "text":
-                        text = obj.get("text") or ""
-                        texts.append(text)
-                        yield TextDelta(text)
-                    elif kind == "usage":
-                        yield Finished(wire.parse_usage(obj.get("usage")), "stop", request.model)
-                        return
-                    elif kind == "error":
-                        message = str(obj.get("message") or "the model failed while answering")
-                        raise StreamFailed(message, partial="".join(texts))
-                    elif kind == "reasoning":
-                        yield ReasoningDelta(str(obj.get("reasoning") or ""))
-                    elif kind == "tool_use":
-                        yield ToolCall(str(obj.get("id", "")), str(obj.get("name", "")), obj.get("input") or {})
-                    elif kind == "content_block_delta":  # the v1 usage-limited stream's Anthropic-like lines
-                        text = str((obj.get("delta") or {}).get("text") or "")
-                        texts.append(text)
-                        yield TextDelta(text)
+            async with aclosing(decoded(response, NDJSONDecoder(), self._policy, texts)) as reads:
+                async for objects in reads:
+                    for obj in objects:
+                        kind = obj.get("type") if isinstance(obj, dict) else None
+                        if kind == "text":
+                            text = obj.get("text") or ""
+                            texts.append(text)
+                            yield TextDelta(text)
+                        elif kind == "usage":
+                            yield Finished(wire.parse_usage(obj.get("usage")), "stop", request.model)
+                            return
+                        elif kind == "error":
+                            message = str(obj.get("message") or "the model failed while answering")
+                            raise StreamFailed(message, partial="".join(texts))
+                        elif kind == "reasoning":
+                            yield ReasoningDelta(str(obj.get("reasoning") or ""))
+                        elif kind == "tool_use":
+                            yield ToolCall(str(obj.get("id", "")), str(obj.get("name", "")), obj.get("input") or {})
+                        elif kind == "content_block_delta":  # the v1 usage-limited stream's Anthropic-like lines
+                            text = str((obj.get("delta") or {}).get("text") or "")
+                            texts.append(text)
+                            yield TextDelta(text)
             if self.strict_stream_end:
                 raise StreamTruncated("the answer stopped before Puter said it was complete", partial="".join(texts))
             yield Finished(Usage(), None, request.model)

@@ -18,10 +18,10 @@ import asyncio
 import hmac
 import json
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -202,11 +202,8 @@ class ProxyApp:
 
     def _stream(self, provider: Provider, call: fmt.ChatCall) -> Callable[[Send], Awaitable[None]]:
         async def produce(send: Send) -> None:
-            # aiterate() is an async generator (annotated as an iterator): aclose() cancels its producer.
-            source = cast(
-                AsyncGenerator[StreamEvent, None], self.session.loop.aiterate(lambda: provider.stream(call.request))
-            )
-            async with aclosing(source) as events:
+            source = self.session.loop.aiterate(lambda: provider.stream(call.request))
+            async with aclosing(source) as events:  # closing it cancels the producer on the loop thread
                 try:
                     first: StreamEvent | None = await anext(events, None)
                 except Exception as exc:  # before the first event the error keeps its HTTP status

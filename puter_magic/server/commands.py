@@ -39,7 +39,8 @@ def serve_start(
     allow_origins: Sequence[str] = (),
     allow_remote: bool = False,
 ) -> str:
-    """Start the session's proxy; the text shows the URL, and the key when it was generated (this once only)."""
+    """Start the session's proxy; the text shows the URL, and where a generated key was written (mode 0600):
+    the text ends up in a saved notebook, so the key itself is never in it."""
     current = running(session)
     if current is not None:
         raise InputError(f"already serving at {current.url}/v1", hint="stop it first with `%puter serve stop`")
