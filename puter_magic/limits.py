@@ -51,6 +51,10 @@ class RateLimiter:
             yield
 
 
+# Our own generator: drawing from the global `random` would change the state of user code that seeded it.
+_jitter = random.Random()
+
+
 @dataclass(frozen=True)
 class Backoff:
     """Capped exponential backoff with jitter; a server's Retry-After wins when it gives one."""
@@ -64,7 +68,7 @@ class Backoff:
         if retry_after is not None:
             return retry_after if retry_after <= self.max_wait else None
         ceiling = min(self.cap, self.base * (2**attempt))
-        return random.uniform(ceiling / 2, ceiling)
+        return _jitter.uniform(ceiling / 2, ceiling)
 
 
 def parse_retry_after(value: str | None) -> float | None:

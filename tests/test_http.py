@@ -207,3 +207,11 @@ async def test_a_closed_kept_alive_connection_is_retried_at_once():
     assert (await fetch(handler, slow))[0] == 200
     assert len(seen) == 2
     assert time.monotonic() - started < 30, "no backoff before the first retry of a stale connection"
+
+
+def test_backoff_leaves_the_global_random_state_alone():
+    import random
+
+    state = random.getstate()
+    Backoff().delay(3)
+    assert random.getstate() == state
