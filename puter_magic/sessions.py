@@ -11,6 +11,7 @@ Network work runs on the private loop thread; conversations change only when an 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import aclosing
@@ -24,7 +25,7 @@ from .errors import InputError, PuterError
 from .loop import LoopThread, default_loop
 from .providers.base import Provider
 from .providers.registry import PUTER, ProviderRegistry
-from .redact import logger
+from .redact import configure_logging, logger
 from .types import Answer, ChatRequest, Completion, Finished, ModelInfo, ProviderStatus, StreamEvent, TextDelta, Usage
 
 DEFAULT_BUDGET = 8192
@@ -52,6 +53,7 @@ class Session:
         provider: Provider | None = None,
         loop: LoopThread | None = None,
     ) -> None:
+        configure_logging(os.environ.get("PUTER_LOG_LEVEL"))
         self.settings = settings if settings is not None else Settings.load()
         self.loop = loop if loop is not None else default_loop()
         self.registry = ProviderRegistry(self.settings)
