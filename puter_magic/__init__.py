@@ -2,6 +2,7 @@
 
     %load_ext puter_magic          # in a notebook; then %%puter cells and %puter commands
     puter_magic.chat("Hello")      # from Python: chat, achat, stream, session
+    puter_magic.batch(prompts)     # many prompts at once
 
 Importing this package is cheap: everything heavy loads on first use.
 """
@@ -11,9 +12,27 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["achat", "chat", "load_ipython_extension", "session", "stream", "unload_ipython_extension"]
+__all__ = [
+    "BatchError",
+    "BatchResult",
+    "achat",
+    "batch",
+    "chat",
+    "load_ipython_extension",
+    "session",
+    "stream",
+    "unload_ipython_extension",
+]
 
-_LAZY = {"chat": "sessions", "achat": "sessions", "stream": "sessions", "session": "sessions"}
+_LAZY = {
+    "chat": "sessions",
+    "achat": "sessions",
+    "stream": "sessions",
+    "session": "sessions",
+    "batch": "batches",
+    "BatchError": "batch_types",
+    "BatchResult": "batch_types",
+}
 
 
 def __getattr__(name: str) -> Any:

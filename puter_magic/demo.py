@@ -69,7 +69,7 @@ def run_notebook(
         on_cell_executed=on_cell,
         extra_arguments=["--log-level=ERROR"],
         resources={"metadata": {"path": str(cwd)}},
-        **options,
+        **{"store_widget_state": False, **options},  # closed progress bars would otherwise pile up in the file
     )
     client.execute(env=dict(env))
     notebook.metadata.get("language_info", {}).pop("version", None)  # the same file whatever Python ran it

@@ -21,9 +21,11 @@ from typing import Any, TypeVar
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.display import display
 from traitlets import Enum, Float, Integer, TraitError, Unicode, observe
 
 from . import commands
+from .batches import interrupted_message, run_map
 from .display import AnswerView, in_terminal
 from .errors import InputError, PuterError
 from .formats import FORMATS, bundle, value_of
@@ -62,6 +64,8 @@ def friendly(method: F) -> F:
 @argument("-o", "--out", metavar="VAR", help="store the answer (for json: the parsed value) in VAR")
 @argument("--quiet", action="store_true", help="show nothing; use with -o, or to add context silently")
 @argument("--raw", action="store_true", help="send the cell as it is: no @{name} expansion")
+@argument("--map", metavar="VAR", help="ask the cell once per item of VAR (list, dict, Series, DataFrame): @{item}, …")
+@argument("--concurrency", type=int, metavar="N", help="with --map: how many items are asked at once (default 8)")
 def cell_options(line: str) -> None:
     """%%puter [options] — the cell is the prompt; @{name} inserts a variable (\\@{ for a literal @{)."""
 
@@ -129,6 +133,8 @@ class PuterMagics(Magics):
 
     def ask(self, line: str, cell: str) -> Any:
         args = parse_options(line)
+        if args.map:
+            return self.map(args, cell)
         fmt = args.format or self.default_format
         namespace = self.namespace()
         prompt = cell if args.raw else interpolate(cell, namespace)
@@ -159,6 +165,20 @@ class PuterMagics(Magics):
         if args.insert and self.shell is not None:
             self.shell.set_next_input(value_of(answer, "code"), replace=False)
         return None
+
+    def map(self, args: Any, cell: str) -> None:
+        """--map VAR: the cell is a template asked for every item of VAR, many at once (see batches.py)."""
+        namespace = self.namespace()
+        fmt = args.format or self.default_format
+        value, result = run_map(
+            self.session, args, cell.strip("\n"), namespace, fmt=fmt, terminal=in_terminal(self.shell)
+        )
+        if args.out:
+            namespace[args.out] = value
+        if not args.quiet:
+            display(result)
+        if result.interrupted:
+            raise UsageError(interrupted_message(result, args.out))
 
     def _receive(self, exchange: Any, view: AnswerView, *, stream: bool) -> Any:
         """Stream (or wait for) the answer into `view`; keep the turn once it is complete or interrupted."""

@@ -20,6 +20,7 @@ PURE = [
     "conversation_io.py",
     "interpolate.py",
     "formats.py",
+    "batch_types.py",
     "server/openai_format.py",
     "server/openai_errors.py",
 ]
