@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit notebooks servers bench clean clean-servers
+.PHONY: setup demo test lint typecheck unit notebooks servers browser bench clean clean-servers
 
 setup: $(STAMP)
 
@@ -30,7 +30,14 @@ servers: setup
 	GGUF_PYTHON=$(abspath $(BIN)/python) bash tests/servers/setup_llama.sh
 	bash tests/servers/setup_transformers.sh
 
-unit: setup servers
+# Debian's Chromium for tests/browser: Playwright drives /usr/bin/chromium (its own browser download is not used).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+browser:
+	test -x /usr/bin/chromium || { $(SUDO) apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+unit: setup servers browser
 	$(BIN)/python -m pytest
 
 notebooks: setup

@@ -19,6 +19,7 @@ __all__ = [
     "batch",
     "chat",
     "load_ipython_extension",
+    "panel",
     "session",
     "stream",
     "unload_ipython_extension",
@@ -30,6 +31,7 @@ _LAZY = {
     "stream": "sessions",
     "session": "sessions",
     "batch": "batches",
+    "panel": "panels",
     "BatchError": "batch_types",
     "BatchResult": "batch_types",
 }

@@ -165,6 +165,7 @@ def cmd_provider(magics: Any, rest: str) -> Report:
         if len(words) != 3:
             raise InputError("usage: %puter provider add NAME URL [--key-env VAR]")
         endpoint = session.registry.add(words[1], words[2], key_env=key_env)
+        session.notify("provider")
         return say(f"Added `{endpoint.name}` at {endpoint.base_url}.")
     provider = session.use_provider(words[0], key_env=key_env)
     model = f" Model: `{session.model}`." if session.model else " Pick a model with `%puter models`."
@@ -190,6 +191,13 @@ def cmd_serve(magics: Any, rest: str) -> Report:
     return say(serve_command(magics.session, rest))
 
 
+@command("panel", "show the panel: provider, model + Fetch, status badge, login, thread, temperature")
+def cmd_panel(magics: Any, rest: str) -> Any:
+    from .panels import panel
+
+    return panel(magics.session)
+
+
 @command("threads", "list the conversation threads")
 def cmd_threads(magics: Any, rest: str) -> Report:
     conversations: Conversations = magics.session.conversations
@@ -206,7 +214,7 @@ def cmd_thread(magics: Any, rest: str) -> Report:
     if not rest:
         return say(f"Thread: `{magics.session.conversations.active}`")
     magics.session.conversations.switch(rest)
-    magics.session._notify("thread")
+    magics.session.notify("thread")
     return say(f"Thread `{rest}` is active.")
 
 
@@ -229,7 +237,7 @@ def cmd_history(magics: Any, rest: str) -> Report:
 @command("clear", "forget a thread's turns: %puter clear [THREAD]")
 def cmd_clear(magics: Any, rest: str) -> Report:
     magics.session.conversations.clear(rest or None)
-    magics.session._notify("history")
+    magics.session.notify("history")
     return say(f"Cleared thread `{rest or magics.session.conversations.active}`.")
 
 
@@ -246,7 +254,7 @@ def cmd_import(magics: Any, rest: str) -> Report:
     if not rest:
         raise InputError("no file given", hint="%puter import conversations.json")
     magics.session.conversations = Conversations.load(rest)
-    magics.session._notify("history")
+    magics.session.notify("history")
     return say(f"Loaded {len(magics.session.conversations.names())} thread(s) from `{rest}`.")
 
 

@@ -83,17 +83,17 @@ class Session:
         """Switch to "puter", a preset ("ollama", …), a named endpoint or a base URL; each keeps its model."""
         with self._lock:
             name = self.registry.resolve(spec, key_env=key_env)
+            provider = self.registry.get(name)  # fails (a missing key, say) before anything changes
             if name != self.provider_name:
                 self._model_of[self.provider_name] = self.model
                 self.provider_name = name
                 self.model = self._model_of.get(name)
-            provider = self.registry.get(name)
-        self._notify("provider")
+        self.notify("provider")
         return provider
 
     def set_model(self, model: str | None) -> None:
         self.model = model.strip() if model else None
-        self._notify("model")
+        self.notify("model")
 
     def models(self, *, refresh: bool = False) -> list[ModelInfo]:
         """The provider's models, fetched once and cached per provider."""
@@ -101,7 +101,7 @@ class Session:
         key = f"{provider.name}@{provider.origin}"
         if refresh or key not in self._models:
             self._models[key] = self.loop.run(provider.models())
-            self._notify("models")
+            self.notify("models")
         return self._models[key]
 
     def known_models(self, provider: str | None = None) -> list[ModelInfo] | None:
@@ -122,17 +122,17 @@ class Session:
 
     def login(self, username: str, password: str, *, otp: Any = None) -> Any:
         user = self.loop.run(self._puter().login(username, password, otp=otp))
-        self._notify("login")
+        self.notify("login")
         return user
 
     def use_token(self, token: str) -> Any:
         user = self.loop.run(self._puter().use_token(token))
-        self._notify("login")
+        self.notify("login")
         return user
 
     def logout(self) -> None:
         self.loop.run(self._puter().logout())
-        self._notify("login")
+        self.notify("login")
 
     def usage(self) -> Any:
         return self.loop.run(self._puter().usage())
@@ -215,7 +215,7 @@ class Session:
             with self._lock:
                 self.conversations.record(turn, exchange.thread)
                 self._autosave()
-            self._notify("history")
+            self.notify("history")
         return answer
 
     def _autosave(self) -> None:
@@ -298,7 +298,8 @@ class Session:
         self._listeners.append(callback)
         return lambda: self._listeners.remove(callback)
 
-    def _notify(self, topic: str) -> None:
+    def notify(self, topic: str) -> None:
+        """Tell the listeners that `topic` changed (for changes made directly on `conversations` and the like)."""
         for callback in list(self._listeners):
             callback(topic)
 

@@ -1,0 +1,86 @@
+"""What the panel says: the status badge, counts and labels, built from the session's plain values. Pure.
+
+    badge_for(status).html()     # '<span class="puter-badge puter-badge-ok" …>Connected as admin</span>'
+
+Every text that came from a server is escaped here, so a reason such as `<html>` shows as text.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from .types import ProviderStatus
+
+LOW_CREDIT_USD = 0.05  # below this much credit left, the badge turns amber
+NOT_LOGGED_IN = "not logged in"  # the error PuterProvider.status() reports when there is no token
+COLOURS = {"ok": "#2e7d32", "idle": "#6b7280", "warn": "#b45309", "error": "#c62828"}
+REASON_LIMIT = 70
+
+
+@dataclass(frozen=True)
+class Badge:
+    """One state of the status badge: its text, its kind (ok, idle, warn, error) and the full reason."""
+
+    text: str
+    kind: str
+    detail: str = ""
+
+    def html(self) -> str:
+        colour = COLOURS.get(self.kind, COLOURS["idle"])
+        style = (
+            f"background:{colour};color:#fff;border-radius:0.8em;padding:0.15em 0.7em;"
+            "font-size:0.9em;white-space:nowrap"
+        )
+        return f'<span class="puter-badge puter-badge-{self.kind}" style="{style}">{html.escape(self.text)}</span>'
+
+
+CHECKING = Badge("Checking…", "idle")
+
+
+def short_reason(text: str | None, limit: int = REASON_LIMIT) -> str:
+    """The first clause of an error's one-line text (the hint after " — " dropped), at most `limit` characters."""
+    reason = " ".join((text or "unknown error").split(" — ", 1)[0].split())
+    return reason if len(reason) <= limit else reason[: limit - 1].rstrip() + "…"
+
+
+def badge_for(status: ProviderStatus, *, low_credit: float = LOW_CREDIT_USD) -> Badge:
+    """Connected as <user> (green), credits low (amber), not connected (grey), reachable + models, or an error."""
+    if status.user is not None:
+        name = status.user.username
+        remaining = status.credits.remaining_usd if status.credits else None
+        if remaining is not None and remaining < low_credit:
+            return Badge(f"Credits low: ${remaining:.2f} left · {name}", "warn", f"Connected as {name}")
+        return Badge(f"Connected as {name}", "ok", status.origin)
+    if status.model_count is not None:
+        return Badge(f"Reachable · {count_text(status.model_count)}", "ok", status.origin)
+    if status.reachable and status.error == NOT_LOGGED_IN:
+        return Badge("Not connected", "idle", f"{status.origin}: log in below")
+    if not status.reachable and status.provider != "puter":
+        return Badge(f"Unreachable: {short_reason(status.error)}", "error", status.error or "")
+    return Badge(f"Error: {short_reason(status.error)}", "error", status.error or "")
+
+
+def error_badge(reason: str) -> Badge:
+    return Badge(f"Error: {short_reason(reason)}", "error", reason)
+
+
+def count_text(count: int) -> str:
+    if count == 0:
+        return "no models"
+    return "1 model" if count == 1 else f"{count:,} models"
+
+
+def provider_label(name: str, base_url: str) -> str:
+    """The provider selector's label: `Puter — https://api.puter.com`, `ollama — http://localhost:11434/v1`."""
+    return f"{'Puter' if name == 'puter' else name} — {base_url}"
+
+
+def thread_label(name: str, turns: int) -> str:
+    return f"{name} ({turns} turn{'' if turns == 1 else 's'})"
+
+
+def message_html(text: str, kind: str = "info") -> str:
+    """The status line under the panel: a short sentence, red for errors."""
+    colour = {"error": COLOURS["error"], "warn": COLOURS["warn"], "ok": COLOURS["ok"]}.get(kind, COLOURS["idle"])
+    return f'<span class="puter-message puter-message-{kind}" style="color:{colour}">{html.escape(text)}</span>'

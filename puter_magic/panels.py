@@ -1,0 +1,302 @@
+"""The panel: provider, model combobox with a Fetch button, status badge, login, thread, temperature, Stop.
+
+    import puter_magic
+    puter_magic.panel()              # or `%puter panel`; bound to puter_magic.session() unless given one
+
+The panel and the magics share one Session, so a change made in either shows in the other: the panel listens
+with `session.on_change` and acts through the session's own methods. Widget callbacks run on the kernel's
+shell thread and return at once; network work (Fetch, the status check, login) runs on the session's loop
+thread, and its results reach the widgets by trait assignment (see panel_jobs.py).
+
+Stop cancels the panel's own work. A %%puter answer streams while its cell runs, and the kernel handles widget
+clicks only between cells, so a Stop click cannot reach it: interrupt the kernel (■, or I,I) to stop an answer;
+the magic keeps the part that arrived, flagged as interrupted.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import ipywidgets as widgets  # type: ignore[import-untyped]
+
+from .errors import PuterError
+from .panel_jobs import Jobs, Quiet, done_future, remember_models
+from .panel_login import HIDDEN, SHOWN, LoginBox
+from .panel_text import (
+    CHECKING,
+    LOW_CREDIT_USD,
+    badge_for,
+    count_text,
+    error_badge,
+    message_html,
+    provider_label,
+)
+from .panel_threads import ConversationBox
+from .providers.base import Provider
+from .providers.registry import PUTER
+from .redact import redact
+from .sessions import Session, session
+from .types import ProviderStatus
+
+CUSTOM = "\N{HORIZONTAL ELLIPSIS}custom"  # the provider selector's "custom base URL" entry
+NOT_LISTED = "not in the list"
+
+
+def panel(session_: Session | None = None, *, low_credit: float = LOW_CREDIT_USD) -> Panel:
+    """The panel for `session_` (default: the kernel-wide session the magics use)."""
+    return Panel(session_, low_credit=low_credit)
+
+
+class Panel(widgets.VBox):
+    """ipywidgets panel bound to a Session. `fetch()`, `refresh()` return futures; `wait()` waits for all work."""
+
+    def __init__(self, session_: Session | None = None, *, low_credit: float = LOW_CREDIT_USD, **kwargs: Any) -> None:
+        self._session = session_ if session_ is not None else session()
+        self._low_credit = low_credit
+        self._quiet = Quiet()  # set while the panel itself updates a widget
+        self._jobs = Jobs(self._session.loop, on_error=self._on_job_error)
+        label = {"description_width": "7em"}
+
+        self._provider = widgets.Dropdown(description="Provider", style=label, layout=_width("34em"))
+        self._url = widgets.Text(placeholder="http://host:port/v1", layout=_width("22em"))
+        self._use_url = widgets.Button(description="Use URL", layout=_width("auto"))
+        self._url_row = widgets.HBox([self._url, self._use_url], layout=widgets.Layout(display=HIDDEN))
+        self._model = widgets.Combobox(
+            description="Model",
+            placeholder="type or pick a model id",
+            ensure_option=False,
+            continuous_update=False,  # the value reaches the kernel on Enter or when the field loses focus
+            style=label,
+            layout=_width("24em"),
+        )
+        self._fetch = widgets.Button(description="Fetch", tooltip="Fetch the provider's models", layout=_width("auto"))
+        self._count = widgets.HTML()
+        self._note = widgets.HTML()
+        self._badge = widgets.HTML(CHECKING.html())
+        self._refresh = widgets.Button(icon="refresh", tooltip="Check the connection again", layout=_width("auto"))
+        self._login = LoginBox(self._session, self._jobs, self.say, layout=widgets.Layout(margin="0 0 0 7.5em"))
+        self._conversation = ConversationBox(self._session, self.say, label=label)
+        self._stop = widgets.Button(
+            description="Stop",
+            icon="stop",
+            tooltip="Stop the panel's work (Fetch, status, login). To stop a %%puter answer, interrupt the kernel.",
+            layout=_width("auto"),
+        )
+        self._message = widgets.HTML()
+        super().__init__(
+            children=[
+                widgets.HBox([self._provider, self._badge, self._refresh]),
+                self._url_row,
+                widgets.HBox([self._model, self._fetch, self._stop, self._count, self._note]),
+                self._login,
+                self._conversation,
+                self._message,
+            ],
+            **kwargs,
+        )
+        self.add_class("puter-panel")
+        for name in ("provider", "url", "use_url", "model", "fetch", "stop", "count", "note", "badge", "refresh"):
+            getattr(self, f"_{name}").add_class(f"puter-panel-{name.replace('_', '-')}")
+        self._message.add_class("puter-panel-message")
+
+        self._provider.observe(self._on_provider_value, names="value")
+        self._use_url.on_click(self._on_use_url_click)
+        self._model.observe(self._on_model_value, names="value")
+        self._fetch.on_click(self._on_fetch_click)
+        self._refresh.on_click(self._on_refresh_click)
+        self._stop.on_click(self._on_stop_click)
+        self._unsubscribe: Callable[[], None] | None = self._session.on_change(self._on_session_change)
+
+        self._sync_provider()
+        self._sync_models()
+        self.refresh()
+
+    # --- actions (also what the buttons do) ----------------------------------------------------------
+
+    def fetch(self) -> concurrent.futures.Future[Any]:
+        """Fetch the active provider's models on the loop thread; the list is cached per provider."""
+        running = self._jobs.running("fetch")
+        if running is not None:
+            return running
+        provider = self._active_provider()
+        if provider is None:
+            return done_future()
+        self._fetch.disabled, self._fetch.description = True, "Fetching…"
+        return self._jobs.submit("fetch", self._fetch_models(provider), done=self._fetch_done)
+
+    def refresh(self) -> concurrent.futures.Future[Any]:
+        """Check the connection again and update the badge (a newer check replaces a running one).
+
+        The provider list is re-read too, so endpoints added with `%puter provider add` appear.
+        """
+        self._sync_provider()
+        provider = self._active_provider()
+        if provider is None:
+            return done_future()
+        self._badge.value = CHECKING.html()
+        return self._jobs.submit("status", self._check(provider), replace=True)
+
+    def stop(self) -> int:
+        """Cancel the panel's running work (Fetch, status check, login); returns how many jobs were stopped."""
+        stopped = self._jobs.stop()
+        if stopped:
+            self.say("Stopped.", "info")
+        else:
+            self.say("Nothing to stop here. To stop a %%puter answer, interrupt the kernel (■ or I,I).", "info")
+        return stopped
+
+    def wait(self, timeout: float = 10.0) -> bool:
+        """Wait until the panel's background work, and the widget updates it makes, are done."""
+        return self._jobs.wait(timeout)
+
+    def say(self, text: str, kind: str = "info") -> None:
+        """Put a sentence on the status line (secrets removed)."""
+        self._message.value = message_html(redact(text), kind)
+
+    def close(self) -> None:
+        """Stop listening to the session, stop the panel's work and close its widgets (safe to call twice)."""
+        unsubscribe, self._unsubscribe = self._unsubscribe, None
+        if unsubscribe is None:
+            return
+        unsubscribe()
+        self._jobs.stop()
+        for child in _descendants(self):
+            child.close()
+        super().close()
+
+    # --- handlers -------------------------------------------------------------------------------------
+
+    def _on_provider_value(self, change: dict[str, Any]) -> None:
+        if self._quiet:
+            return
+        if change["new"] == CUSTOM:
+            self._url_row.layout.display = SHOWN
+            return
+        self._url_row.layout.display = HIDDEN
+        if change["new"] != self._session.provider_name:
+            self._use(change["new"])
+
+    def _on_use_url_click(self, _button: widgets.Button) -> None:
+        url = self._url.value.strip()
+        if not url:
+            self.say("Type the server's base URL, e.g. http://localhost:11434/v1.", "error")
+            return
+        if self._use(url):
+            self._url.value = ""
+            self._url_row.layout.display = HIDDEN
+
+    def _on_model_value(self, change: dict[str, Any]) -> None:
+        if self._quiet:
+            return
+        chosen = change["new"].strip() or None
+        if chosen != self._session.model:
+            self._session.set_model(chosen)  # notifies "model": the note says whether it is in the list
+            self.say(f"Model set to {chosen}." if chosen else "No model chosen.", "info")
+
+    def _on_fetch_click(self, _button: widgets.Button) -> None:
+        self.fetch()
+
+    def _on_refresh_click(self, _button: widgets.Button) -> None:
+        self.refresh()
+
+    def _on_stop_click(self, _button: widgets.Button) -> None:
+        self.stop()
+
+    def _on_job_error(self, error: BaseException) -> None:
+        text = error.one_line() if isinstance(error, PuterError) else f"{type(error).__name__}: {error}"
+        self.say(f"Error: {text}", "error")
+
+    def _on_session_change(self, topic: str) -> None:
+        """A change from anywhere (the magics, this or another panel), on whichever thread made it."""
+        if topic == "provider":
+            self._sync_models()
+            self.refresh()  # re-reads the provider list first
+        elif topic == "login":
+            self.refresh()
+        elif topic in ("model", "models"):
+            self._sync_models()
+        self._conversation.sync()  # threads and turn counts, and the temperature (it has no topic of its own)
+
+    # --- work on the loop thread ----------------------------------------------------------------------
+
+    async def _fetch_models(self, provider: Provider) -> None:
+        try:
+            models = await provider.models()
+        except PuterError as error:
+            self.say(f"Fetch failed: {error.one_line()}", "error")
+            return
+        remember_models(self._session, provider, models)  # notifies "models": the combobox takes the list
+        self.say(f"Fetched {count_text(len(models))} from {provider.name}.", "ok")
+
+    def _fetch_done(self) -> None:
+        self._fetch.disabled, self._fetch.description = False, "Fetch"
+
+    async def _check(self, provider: Provider) -> None:
+        try:
+            status = await provider.status()
+        except PuterError as error:
+            status = ProviderStatus(provider.name, provider.origin, reachable=False, error=error.one_line())
+        if provider.name != self._session.provider_name:
+            return  # the provider changed meanwhile; its own check is on the way
+        badge = badge_for(status, low_credit=self._low_credit)
+        self._badge.value = badge.html()
+        self._badge.tooltip = redact(badge.detail) or None
+        self._login.show(puter=provider.name == PUTER, connected=status.user is not None)
+
+    # --- from the session into the widgets -----------------------------------------------------------
+
+    def _active_provider(self) -> Provider | None:
+        try:
+            return self._session.provider
+        except PuterError as error:
+            self._badge.value = error_badge(error.one_line()).html()
+            self.say(error.one_line(), "error")
+            return None
+
+    def _use(self, spec: str) -> bool:
+        try:
+            provider = self._session.use_provider(spec)  # notifies "provider": the widgets follow
+        except PuterError as error:
+            # Show where the session is now (Session.use_provider may already have switched before failing).
+            self._sync_models()
+            self.refresh()
+            self.say(error.one_line(), "error")
+            return False
+        self.say(f"Provider {provider.name} ({provider.origin}) is active.", "info")
+        return True
+
+    def _sync_provider(self) -> None:
+        options = [(provider_label(e.name, e.base_url), e.name) for e in self._session.registry.endpoints()]
+        options.append(("Custom base URL…", CUSTOM))
+        with self._quiet:
+            if tuple(self._provider.options) != tuple(options):
+                self._provider.options = options
+            self._provider.value = self._session.provider_name
+        if self._session.provider_name != PUTER:
+            self._login.layout.display = HIDDEN  # no Puter account here; the status check shows it for Puter
+
+    def _sync_models(self) -> None:
+        try:
+            known = self._session.known_models()
+        except PuterError:  # the active provider cannot be created (a key variable is missing): no list
+            known = None
+        model = self._session.model or ""
+        with self._quiet:
+            self._model.options = tuple(sorted(m.id for m in known)) if known is not None else ()
+            self._model.value = model
+        self._count.value = count_text(len(known)) if known is not None else ""
+        listed = known is None or not model or any(m.matches(model) for m in known)
+        self._note.value = "" if listed else f'<span style="color:#b45309">{NOT_LISTED}</span>'
+
+
+def _width(width: str) -> widgets.Layout:
+    return widgets.Layout(width=width)
+
+
+def _descendants(box: widgets.Box) -> Iterator[widgets.Widget]:
+    for child in box.children:
+        if isinstance(child, widgets.Box):
+            yield from _descendants(child)
+        yield child
