@@ -44,3 +44,25 @@ def shell(tmp_path_factory: pytest.TempPathFactory):
     config = Config()
     config.HistoryManager.enabled = False
     return InteractiveShell.instance(config=config)
+
+
+@pytest.fixture
+def session(puter_settings):
+    """A Session of its own on the local Puter server (closed afterwards)."""
+    from puter_magic.sessions import Session
+
+    sess = Session(puter_settings)
+    yield sess
+    sess.close()
+
+
+@pytest.fixture
+def magics(shell, session):
+    """PuterMagics on `session`, registered in the shell for one test."""
+    from puter_magic.magics import PuterMagics, unload
+
+    instance = PuterMagics(shell, session_=session)
+    shell.register_magics(instance)
+    shell.events.register("pre_run_cell", instance.on_pre_run_cell)
+    yield instance
+    unload(shell)

@@ -17,7 +17,6 @@ from IPython.core.error import UsageError
 from puter_magic.batch_types import BatchError, BatchResult
 from puter_magic.batches import batch
 from puter_magic.errors import InputError
-from puter_magic.magics import PuterMagics, unload
 from puter_magic.progress import Snapshot, TerminalProgress, WidgetProgress
 from puter_magic.sessions import Session
 from puter_magic.testing import Fault
@@ -323,26 +322,6 @@ def test_the_result_shows_a_summary_and_a_table():
 
 
 # --- %%puter --map --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def shell(tmp_path_factory):
-    os.environ["IPYTHONDIR"] = str(tmp_path_factory.mktemp("ipython"))
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    config = Config()
-    config.HistoryManager.enabled = False
-    return InteractiveShell.instance(config=config)
-
-
-@pytest.fixture
-def magics(shell, session):
-    instance = PuterMagics(shell, session_=session)
-    shell.register_magics(instance)
-    shell.events.register("pre_run_cell", instance.on_pre_run_cell)
-    yield instance
-    unload(shell)
 
 
 def run(shell, source):

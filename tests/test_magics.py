@@ -13,20 +13,10 @@ from puter_magic.testing import Fault
 
 
 @pytest.fixture
-def session(puter_settings):
-    sess = Session(puter_settings)
-    yield sess
-    sess.close()
-
-
-@pytest.fixture
-def magics(shell, session):
-    instance = PuterMagics(shell, session_=session)
-    shell.register_magics(instance)
-    shell.events.register("pre_run_cell", instance.on_pre_run_cell)
-    session.set_model("deterministic")
-    yield instance
-    unload(shell)
+def magics(magics):
+    """conftest's magics, with the deterministic model chosen."""
+    magics.session.set_model("deterministic")
+    return magics
 
 
 def run(shell, source: str, cell_id: str | None = None):

@@ -62,13 +62,6 @@ def settings_for(server, token: str | None) -> Settings:
 
 
 @pytest.fixture
-def session(puter_settings):
-    sess = Session(puter_settings)
-    yield sess
-    sess.close()
-
-
-@pytest.fixture
 def anonymous(puter_server):
     sess = Session(settings_for(puter_server, None))
     yield sess
@@ -88,30 +81,6 @@ def make_panel():
     yield make
     for p in made:
         p.close()
-
-
-@pytest.fixture(scope="module")
-def shell(tmp_path_factory):
-    import os
-
-    os.environ["IPYTHONDIR"] = str(tmp_path_factory.mktemp("ipython"))
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    config = Config()
-    config.HistoryManager.enabled = False
-    return InteractiveShell.instance(config=config)
-
-
-@pytest.fixture
-def magics(shell, session):
-    from puter_magic.magics import PuterMagics, unload
-
-    instance = PuterMagics(shell, session_=session)
-    shell.register_magics(instance)
-    shell.events.register("pre_run_cell", instance.on_pre_run_cell)
-    yield instance
-    unload(shell)
 
 
 def run(shell, source: str):
