@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -61,3 +62,18 @@ def test_importing_the_package_is_cheap():
     loaded = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     heavy = {"httpx", "IPython", "ipywidgets", "asyncio", "starlette", "uvicorn", "puter_magic.http"}
     assert not heavy & set(loaded), sorted(heavy & set(loaded))
+
+
+def test_load_ext_does_not_import_httpx(tmp_path):
+    code = (
+        "import sys, json\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "from traitlets.config import Config\n"
+        "config = Config(); config.HistoryManager.enabled = False\n"
+        "shell = InteractiveShell.instance(config=config)\n"
+        "shell.run_line_magic('load_ext', 'puter_magic')\n"
+        "print(json.dumps(['httpx' in sys.modules, 'puter' in shell.magics_manager.magics['cell']]))"
+    )
+    env = {**os.environ, "IPYTHONDIR": str(tmp_path / "ipython")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [False, True]

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from ..decoders import SSEDecoder
-from ..errors import ConfigurationError, ConnectionFailed, MalformedStream, PuterError, StreamFailed, StreamTruncated
+from ..errors import ConnectionFailed, MalformedStream, PuterError, StreamFailed, StreamTruncated
 from ..http import Policy, decoded, json_or_text, make_client, open_response, retry_after_of, status_error
 from ..redact import register_secret
 from ..types import (
@@ -30,17 +30,7 @@ from ..types import (
     Usage,
 )
 from . import openai_wire as wire
-
-
-def normalize_base_url(url: str) -> str:
-    """'http://host:8080' → 'http://host:8080/v1'; a URL that already has a path keeps it."""
-    text = url.strip().rstrip("/")
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(
-            f"{url!r} is not an http(s) URL", hint="use a base URL such as http://localhost:11434/v1"
-        )
-    return text if parts.path else f"{text}/v1"
+from .openai_wire import normalize_base_url
 
 
 class OpenAIProvider:

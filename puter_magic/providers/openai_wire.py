@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
-from ..errors import APIError, AuthenticationError, BadRequest, ModelNotFound, NotFound
+from ..errors import APIError, AuthenticationError, BadRequest, ConfigurationError, ModelNotFound, NotFound
 from ..types import ChatRequest, Completion, ModelInfo, ToolCall, Usage, as_mapping, content_text
 
 PRESETS: dict[str, str] = {
@@ -22,6 +23,18 @@ PRESETS: dict[str, str] = {
     "llamacpp": "http://localhost:8080/v1",
     "textgen": "http://localhost:5000/v1",
 }
+
+
+def normalize_base_url(url: str) -> str:
+    """'http://host:8080' → 'http://host:8080/v1'; a URL that already has a path keeps it."""
+    text = url.strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"{url!r} is not an http(s) URL", hint="use a base URL such as http://localhost:11434/v1"
+        )
+    return text if parts.path else f"{text}/v1"
+
 
 START_HINTS: dict[str, str] = {
     "ollama": "start it with `ollama serve`",

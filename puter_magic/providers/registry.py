@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from ..config import Settings
 from ..errors import ConfigurationError
 from .base import Provider
-from .openai import OpenAIProvider, normalize_base_url
-from .openai_wire import PRESETS
+from .openai_wire import PRESETS, normalize_base_url
 
 PUTER = "puter"
 
@@ -79,6 +78,8 @@ class ProviderRegistry:
                     f"the environment variable {endpoint.key_env} is not set",
                     hint=f"set it to the API key of {endpoint.base_url}",
                 )
+        from .openai import OpenAIProvider  # imports httpx: not before the first request needs it
+
         return OpenAIProvider(endpoint.base_url, api_key=key, name=name)
 
     def endpoints(self) -> list[Endpoint]:
