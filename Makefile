@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup demo test lint typecheck unit notebooks servers browser bench clean clean-servers
+.PHONY: setup demo test lint typecheck unit notebooks servers browser bench bench-peers clean clean-servers clean-bench
 
 setup: $(STAMP)
 
@@ -45,11 +45,18 @@ notebooks: setup
 
 test: lint typecheck unit notebooks
 
-bench: setup
+# The peers (putergenai, puter-python-sdk, jupyter-ai-magics) in their own venv, .cache/bench-peers; idempotent, cached.
+bench-peers: setup
+	PROJECT_PYTHON=$(abspath $(BIN)/python) bash benchmarks/peers/setup.sh
+
+bench: setup bench-peers
 	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+clean-bench:
+	rm -rf .cache/bench-peers .cache/bench-peers.lock .cache/bench-peers.pip.log .cache/bench-results.json
 
 clean-servers:
 	rm -rf --one-file-system .cache/llama-chroot .cache/tf-venv .cache/hf-home

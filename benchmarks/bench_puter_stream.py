@@ -1,112 +1,123 @@
-"""Puter NDJSON stream throughput: puter_magic's provider vs raw httpx line iteration (the limit).
+"""Puter NDJSON stream throughput and time to first token: raw httpx (the limit), puter_magic and putergenai.
 
-The server runs in its own process. Both consumers read the same long answer (the local server's `slow` model
-at rate 0) and do the least any client must: split lines and parse each as JSON. Run alternately, median of
-several runs. Two framings: one line per HTTP chunk (how Puter sends it), and 64 lines per chunk (so the server
-is not the bottleneck and the client's own cost shows).
+The local Puter server runs in its own process and streams the same long answer (its `slow` model at rate 0) to
+each consumer. Every consumer runs in a fresh process of its own (workers.py; putergenai from the peers' venv)
+and reads the stream twice on one client: the first ("cold") pays the connection and the HTTP stack's lazy
+imports, the second ("warm") is the steady state. Rounds are interleaved in a shuffled order; medians.
+
+putergenai sends legacy driver names (`openai-completion`), which today's Puter rejects: the server runs with
+`permissive: true` for this section (for every consumer alike), and with `host_routing: false` because putergenai
+is pointed at `http://127.0.0.1:PORT`, whose Host header is not `api.*`.
+
+Two framings: one line per HTTP chunk (how Puter sends it), and 64 lines per chunk (so the server is not the
+bottleneck and each client's own cost shows).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
+import sys
 
-import httpx
-from common import Measurement, local_puter_process
-
-from puter_magic.config import Settings
-from puter_magic.providers.puter import PuterProvider
-from puter_magic.types import ChatRequest, Finished, Message, TextDelta
+from common import (
+    Measurement,
+    PeersMissing,
+    cpu_seconds,
+    interleave,
+    local_puter_process,
+    ms,
+    overlap,
+    peers_python,
+    quartiles,
+    worker,
+)
 
 EVENTS = 50_000
 RUNS = 5
+SERVER_SETTINGS = {"slow_rate": 0, "permissive": True, "host_routing": False}
+LIMIT = "raw httpx aiter_lines + json.loads (the limit)"
+PUTER_MAGIC = "puter_magic PuterProvider.stream"
+PUTERGENAI = "putergenai PuterClient.ai_chat(stream=True)"
+CONSUMERS = {LIMIT: "raw-httpx", PUTER_MAGIC: "puter-magic", PUTERGENAI: "putergenai"}
+PEERS = {PUTERGENAI}
 
 
-def body(events: int) -> dict:
-    return {
-        "interface": "puter-chat-completion",
-        "driver": "ai-chat",
-        "method": "complete",
-        "args": {
-            "messages": [{"role": "user", "content": "go"}],
-            "model": "slow",
-            "stream": True,
-            "fake_chunks": events,
-        },
-    }
-
-
-async def raw_httpx(facts: dict[str, str], events: int) -> tuple[float, float, int]:
-    headers = {"Host": f"api.puter.localhost:{facts['port']}", "Authorization": f"Bearer {facts['Admin token']}"}
-    async with httpx.AsyncClient(base_url=facts["origin"], timeout=60) as client:
-        start = time.perf_counter()
-        first = None
-        count = 0
-        async with client.stream("POST", "/drivers/call", json=body(events), headers=headers) as response:
-            async for line in response.aiter_lines():
-                if not line:
-                    continue
-                obj = json.loads(line)
-                if obj["type"] == "text":
-                    count += 1
-                    if first is None:
-                        first = time.perf_counter() - start
-        return time.perf_counter() - start, first or 0.0, count
-
-
-async def puter_magic(facts: dict[str, str], events: int) -> tuple[float, float, int]:
-    settings = Settings(
-        api_origin=f"http://api.puter.localhost:{facts['port']}",
-        gui_origin=f"http://puter.localhost:{facts['port']}",
-        token=facts["Admin token"],
-        rate_limit=None,
-        max_concurrent=None,
-    )
-    provider = PuterProvider(settings)
-    request = ChatRequest((Message("user", "go"),), "slow", extra={"fake_chunks": events})
+def run(events: int = EVENTS, runs: int = RUNS, batch: int = 1) -> dict[str, object]:
     try:
-        start = time.perf_counter()
-        first = None
-        count = 0
-        async for event in provider.stream(request):
-            if isinstance(event, TextDelta):
-                count += 1
-                if first is None:
-                    first = time.perf_counter() - start
-            elif isinstance(event, Finished):
-                pass
-        return time.perf_counter() - start, first or 0.0, count
-    finally:
-        await provider.aclose()
+        peers: object = peers_python()
+    except PeersMissing as missing:
+        peers = missing
+    with local_puter_process(**SERVER_SETTINGS, stream_batch=batch) as facts:
+        args = {"origin": facts["origin"], "port": facts["port"], "token": facts["Admin token"], "events": events}
+        cases = {}
+        for label, name in CONSUMERS.items():
+            if label in PEERS and isinstance(peers, PeersMissing):
+                continue
+            python = peers if label in PEERS else sys.executable
+
+            def one(python: object = python, name: str = name) -> dict:
+                server_before = cpu_seconds(facts["pid"])
+                result = worker(python, "puter-stream", name, **args)
+                streams = [result["cold"], *result["warm"]]
+                result["server cpu per event"] = (cpu_seconds(facts["pid"]) - server_before) / (events * len(streams))
+                for one_stream in streams:
+                    if one_stream["count"] != events:
+                        raise RuntimeError(f"{name} saw {one_stream['count']} of {events} events")
+                return result
+
+            cases[label] = one
+        results = interleave(runs, cases, seed=batch)
+    return {"results": results, "missing": str(peers) if isinstance(peers, PeersMissing) else None}
 
 
-CONSUMERS = {
-    "raw httpx aiter_lines + json.loads (the limit)": raw_httpx,
-    "puter_magic PuterProvider.stream": puter_magic,
-}
+def measurements(run_result: dict[str, object]) -> dict[str, dict[str, Measurement]]:
+    """Per consumer: the warm streams of all its processes pooled; the cold stream of each process."""
+    results: dict[str, list[dict]] = run_result["results"]  # type: ignore[assignment]
+    out = {}
+    for label, samples in results.items():
+        warm = [w for s in samples for w in s["warm"]]
+        out[label] = {
+            "warm": Measurement(f"{label} warm", [w["total"] for w in warm]),
+            "cpu": Measurement(f"{label} cpu", [w["cpu"] for w in warm]),
+            "ttft warm": Measurement(f"{label} ttft warm", [w["first"] for w in warm]),
+            "cold": Measurement(f"{label} cold", [s["cold"]["total"] for s in samples]),
+            "ttft cold": Measurement(f"{label} ttft cold", [s["cold"]["first"] for s in samples]),
+            "server": Measurement(f"{label} server", [s["server cpu per event"] for s in samples]),
+        }
+    return out
 
 
-def run(events: int = EVENTS, runs: int = RUNS, batch: int = 1) -> list[Measurement]:
-    totals = {name: [] for name in CONSUMERS}
-    firsts = {name: [] for name in CONSUMERS}
-    with local_puter_process(slow_rate=0, stream_batch=batch) as facts:
-        for _ in range(runs):
-            for name, consumer in CONSUMERS.items():
-                total, first, count = asyncio.run(consumer(facts, events))
-                assert count == events, (name, count)
-                totals[name].append(total)
-                firsts[name].append(first)
-    return [Measurement(name, totals[name]) for name in CONSUMERS] + [
-        Measurement(f"{name} — time to first token", firsts[name]) for name in CONSUMERS
+def report(run_result: dict[str, object], events: int = EVENTS) -> str:
+    found = measurements(run_result)
+    limit = found[LIMIT]["warm"].median
+    lines = [
+        "| consumer | median time (warm) | events/s | vs the limit | client CPU per event | server CPU per event "
+        "| first token, cold | first token, warm | whole stream, cold |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-
-
-def report(measurements: list[Measurement], events: int = EVENTS) -> str:
-    limit = measurements[0].median
-    lines = ["| consumer | median time | events/s | vs the limit |", "|---|---|---|---|"]
-    for m in measurements[: len(CONSUMERS)]:
-        lines.append(f"| {m.name} | {m.median:.3f} s | {events / m.median:,.0f} | {limit / m.median:.2f}× |")
-    for m in measurements[len(CONSUMERS) :]:
-        lines.append(f"| {m.name} | {m.median * 1000:.1f} ms | | |")
+    for label in CONSUMERS:
+        if label not in found:
+            lines.append(f"| {label} | not measured: {run_result['missing']} | | | | | | | |")
+            continue
+        m = found[label]
+        warm = m["warm"].median
+        low, high = quartiles(m["warm"].samples)
+        lines.append(
+            f"| {label} | {warm:.3f} s (IQR {low:.3f}–{high:.3f}) | {events / warm:,.0f} | {limit / warm:.2f}× "
+            f"| {m['cpu'].median / events * 1e6:.2f} µs | {m['server'].median * 1e6:.2f} µs "
+            f"| {ms(m['ttft cold'].median)} | {ms(m['ttft warm'].median)} | {m['cold'].median:.3f} s |"
+        )
     return "\n".join(lines)
+
+
+def headline(run_result: dict[str, object]) -> dict[str, float]:
+    found = measurements(run_result)
+    limit = found[LIMIT]["warm"].median
+    magic = found[PUTER_MAGIC]
+    out = {"vs limit": limit / magic["warm"].median, "vs limit noise": overlap(found[LIMIT]["warm"], magic["warm"])}
+    if PUTERGENAI in found:
+        out["vs putergenai"] = found[PUTERGENAI]["warm"].median / magic["warm"].median
+        out["vs putergenai noise"] = overlap(found[PUTERGENAI]["warm"], magic["warm"])
+        out["cpu vs putergenai"] = found[PUTERGENAI]["cpu"].median / magic["cpu"].median
+    out["cpu vs limit"] = found[LIMIT]["cpu"].median / found[PUTER_MAGIC]["cpu"].median
+    out["ttft cold ms"] = found[PUTER_MAGIC]["ttft cold"].median * 1000
+    out["ttft warm ms"] = found[PUTER_MAGIC]["ttft warm"].median * 1000
+    return out
