@@ -286,3 +286,25 @@ def test_line_commands_expand_references(shell, magics, tmp_path):
     run(shell, cell("", "saved"), "lr1")
     run(shell, "%puter export @{target}")
     assert (tmp_path / "from-a-variable.json").exists()
+
+
+def test_login_prompts_never_echo_and_handle_two_factor(shell, magics, puter_server, monkeypatch):
+    import builtins
+    import getpass
+
+    puter_server.state.add_user("otto", "otto-password-1", otp_code="123456", email_confirmed=True)
+    answers = iter(["otto", "123456"])
+    monkeypatch.setattr(builtins, "input", lambda prompt="": next(answers))
+    secrets = []
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": secrets.append(prompt) or "otto-password-1")
+    report = run(shell, "%puter login")
+    assert "Logged in as **otto**" in report.markdown
+    assert secrets == ["Password: "], "the password is asked through getpass, never input()"
+    assert "otto-password-1" not in report.markdown + report.plain
+    assert "as **otto**" in run(shell, "%puter status").markdown
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="": puter_server.token)
+    assert "as **admin**" in run(shell, "%puter login --token").markdown
+    assert puter_server.token not in repr(run(shell, "%puter config"))
+    run(shell, "%puter logout")
+    with pytest.raises(UsageError, match="log in"):
+        run(shell, cell("", "hi"), "after-logout")
