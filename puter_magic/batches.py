@@ -20,7 +20,6 @@ What a template sees for each row, and what comes back, is in batch_types.py; ho
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import dataclasses
 import threading
 import time
@@ -212,7 +211,7 @@ class Tally:
         self.completions: dict[int, Completion] = {}
         self.failures: dict[int, BatchError] = {}
         self.retries = 0
-        self.watched = True  # every provider's attempts could be counted
+        self.watched = True  # False once an answer arrived without a counted attempt (not sent through http.py)
         self.cost: float | None = None
         self.started = time.monotonic()
         self.elapsed = 0.0
@@ -224,6 +223,7 @@ class Tally:
             if not self._closed:
                 self.completions[position] = completion
                 self.retries += max(0, attempts - 1)
+                self.watched = self.watched and attempts > 0
                 if completion.usage.cost_usd is not None:
                     self.cost = (self.cost or 0.0) + completion.usage.cost_usd
 
@@ -248,30 +248,9 @@ class Tally:
 
 # --- on the loop thread ---------------------------------------------------------------------------
 
-_ATTEMPTS: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("puter_magic_batch_attempts", default=None)
-
-
-async def _count_attempt(request: Any) -> None:
-    """An httpx request hook: every attempt of an item (the first and each retry) passes here."""
-    counter = _ATTEMPTS.get()
-    if counter is not None:
-        counter[0] += 1
-
-
-def _watch_attempts(provider: Any) -> bool:
-    """Count the provider's HTTP attempts per item. Providers keep their httpx client private; no client, no count."""
-    hooks = getattr(getattr(provider, "_client", None), "event_hooks", None)
-    if not isinstance(hooks, dict) or not isinstance(hooks.get("request"), list):
-        return False
-    if _count_attempt not in hooks["request"]:
-        hooks["request"].append(_count_attempt)
-    return True
-
 
 async def send_all(jobs: list[tuple[int, Any, Any]], concurrency: int, tally: Tally, reporter: Reporter) -> None:
     """`concurrency` workers take the items in input order; each request also waits for its provider's limiter."""
-    for provider in {id(p): p for _, p, _ in jobs}.values():
-        tally.watched = _watch_attempts(provider) and tally.watched
     queue = iter(jobs)
 
     async def worker() -> None:
@@ -289,16 +268,15 @@ async def send_all(jobs: list[tuple[int, Any, Any]], concurrency: int, tally: Ta
 
 
 async def _send_one(position: int, provider: Any, request: Any, tally: Tally) -> None:
-    attempts = [0]
-    token = _ATTEMPTS.set(attempts)
-    try:
-        completion = await provider.complete(request)
-    except Exception as error:  # PuterErrors, and anything unexpected: it belongs to this item, not the batch
-        tally.fail(position, BatchError.of(error), attempts[0])
-    else:
-        tally.succeed(position, completion, attempts[0])
-    finally:
-        _ATTEMPTS.reset(token)
+    from .http import counting_attempts  # here, not at import: %load_ext imports this module and must stay light
+
+    with counting_attempts() as attempts:
+        try:
+            completion = await provider.complete(request)
+        except Exception as error:  # PuterErrors, and anything unexpected: it belongs to this item, not the batch
+            tally.fail(position, BatchError.of(error), attempts[0])
+        else:
+            tally.succeed(position, completion, attempts[0])
 
 
 async def _tick(tally: Tally, reporter: Reporter) -> None:

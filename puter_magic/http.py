@@ -9,6 +9,7 @@ reads use the between-chunks timeout rather than the first-byte one.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
@@ -201,6 +202,19 @@ def _retryable(error: PuterError) -> bool:
 
 ErrorBuilder = Callable[[httpx.Response, bytes], PuterError]
 
+_attempts: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("puter_magic_attempts", default=None)
+
+
+@contextmanager
+def counting_attempts() -> Iterator[list[int]]:
+    """Count the attempts (the first and each retry) of the requests sent inside, in this context only."""
+    counter = [0]
+    token = _attempts.set(counter)
+    try:
+        yield counter
+    finally:
+        _attempts.reset(token)
+
 
 @asynccontextmanager
 async def open_response(
@@ -222,6 +236,9 @@ async def open_response(
             if policy.limiter is not None:
                 await stack.enter_async_context(policy.limiter.slot())
             request = client.build_request(method, url, content=content, headers=send_headers, timeout=policy.timeout())
+            counter = _attempts.get()
+            if counter is not None:
+                counter[0] += 1
             try:
                 with transport_errors(request, policy):
                     response = await client.send(request, stream=True)

@@ -215,3 +215,15 @@ def test_backoff_leaves_the_global_random_state_alone():
     state = random.getstate()
     Backoff().delay(3)
     assert random.getstate() == state
+
+
+async def test_attempts_are_counted_in_their_own_context_only():
+    from puter_magic.http import counting_attempts
+
+    handler, seen = scripted(too_many(), too_many(), httpx.Response(200, text="ok"))
+    with counting_attempts() as counter:
+        await fetch(handler)
+    assert counter == [3] and len(seen) == 3
+    handler, _ = scripted(httpx.Response(200, text="ok"))
+    await fetch(handler)  # outside any counting context: nothing to count into
+    assert counter == [3]
