@@ -30,8 +30,7 @@ from .display import AnswerView, in_terminal
 from .errors import InputError, PuterError
 from .formats import FORMATS, bundle, value_of
 from .interpolate import interpolate
-from .sessions import Session, session
-from .types import Finished, TextDelta
+from .sessions import Session, Transcript, session
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -184,24 +183,20 @@ class PuterMagics(Magics):
         """Stream (or wait for) the answer into `view`; keep the turn once it is complete or interrupted."""
         if not stream:
             return self.session.complete(exchange)
-        finished: Finished | None = None
+        transcript = Transcript(self.session, exchange)
         view.start()
         try:
             for event in self.session.events(exchange):
-                if isinstance(event, TextDelta):
-                    view.append(event.text)
-                elif isinstance(event, Finished):
-                    finished = event
+                if (text := transcript.take(event)) is not None:
+                    view.append(text)
         except KeyboardInterrupt:
-            answer = self.session.record(exchange, view.text, interrupted=True)
+            answer = transcript.keep(interrupted=True)
             view.finish(bundle(answer, "markdown"), {"puter_magic": answer.provenance()})
             raise UsageError("interrupted — the part that arrived is kept, flagged in the history") from None
         except PuterError as error:
             view.keep_partial("stopped by an error: this part is not added to the history")
             raise UsageError(error.one_line()) from None
-        usage = finished.usage if finished else None
-        model = finished.model if finished and finished.model else None
-        return self.session.record(exchange, view.text, usage=usage, model=model)
+        return transcript.keep()
 
 
 def load(shell: Any) -> PuterMagics:

@@ -262,7 +262,7 @@ class Session:
         return self._stream(exchange)
 
     def _stream(self, exchange: Exchange) -> Iterator[str]:
-        transcript = _Transcript(self, exchange)
+        transcript = Transcript(self, exchange)
         try:
             for event in self.events(exchange):
                 if (text := transcript.take(event)) is not None:
@@ -278,7 +278,7 @@ class Session:
         """stream() for async code."""
         exchange = self.prepare(prompt, **options)
         provider = self.registry.get(exchange.provider)
-        transcript = _Transcript(self, exchange)
+        transcript = Transcript(self, exchange)
         try:
             async with aclosing(self.loop.aiterate(lambda: provider.stream(exchange.request))) as events:
                 async for event in events:
@@ -309,8 +309,8 @@ class Session:
         self.registry = ProviderRegistry(self.settings)
 
 
-class _Transcript:
-    """The text and the end of one streamed answer, for the sync and the async iterator alike."""
+class Transcript:
+    """The text and the end of one streamed answer, kept as a turn once it is over (stream(), astream(), %%puter)."""
 
     def __init__(self, session: Session, exchange: Exchange) -> None:
         self.session, self.exchange = session, exchange
@@ -327,8 +327,11 @@ class _Transcript:
         return None
 
     def keep(self, *, interrupted: bool = False) -> Answer:
+        """Record the turn: with the usage and the model the provider reported, when the stream finished."""
         usage = self.finished.usage if self.finished else None
-        return self.session.record(self.exchange, "".join(self.parts), usage=usage, interrupted=interrupted)
+        model = self.finished.model if self.finished and self.finished.model else None
+        text = "".join(self.parts)
+        return self.session.record(self.exchange, text, usage=usage, model=model, interrupted=interrupted)
 
 
 _session: Session | None = None
