@@ -23,10 +23,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from .loop import LoopThread
-from .providers.base import Provider
 from .redact import logger
-from .sessions import Session
-from .types import ModelInfo
 
 
 class _Job:
@@ -160,17 +157,3 @@ def done_future(value: Any = None) -> concurrent.futures.Future[Any]:
     future: concurrent.futures.Future[Any] = concurrent.futures.Future()
     future.set_result(value)
     return future
-
-
-# --- session hooks: what the panel needs from Session beyond its public API -------------------------------
-
-
-def notify(session: Session, topic: str) -> None:
-    """Tell every listener (other panels, this one) that `topic` changed; as commands.py does."""
-    session.notify(topic)
-
-
-def remember_models(session: Session, provider: Provider, models: list[ModelInfo]) -> None:
-    """Put a list fetched on the loop thread into the session's per-provider cache, as Session.models() does."""
-    session._models[f"{provider.name}@{provider.origin}"] = models
-    session.notify("models")

@@ -13,7 +13,7 @@ from typing import Any
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
 from .errors import LoginFailed, PuterError, TwoFactorRequired
-from .panel_jobs import Jobs, notify
+from .panel_jobs import Jobs
 from .sessions import Session
 
 Say = Callable[[str, str], None]  # (text, kind) → the panel's status line
@@ -124,7 +124,7 @@ class LoginBox(widgets.VBox):
             self._say(f"The token was not accepted: {error.one_line()}", "error")
             return
         self._say(f"Logged in as {user.username}.", "ok")
-        notify(self._session, "login")
+        self._session.notify("login")
 
     async def _log_in(self, provider: Any, username: str, password: str, code: str | None) -> None:
         try:
@@ -144,9 +144,9 @@ class LoginBox(widgets.VBox):
             return
         self._otp.layout.display = HIDDEN
         self._say(f"Logged in as {user.username}.", "ok")
-        notify(self._session, "login")
+        self._session.notify("login")
 
     async def _log_out(self, provider: Any) -> None:
         await provider.logout()
         self._say("Logged out.", "info")
-        notify(self._session, "login")
+        self._session.notify("login")

@@ -12,7 +12,7 @@ from typing import Any
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
 from .errors import PuterError
-from .panel_jobs import Quiet, notify
+from .panel_jobs import Quiet
 from .panel_login import Say
 from .panel_text import thread_label
 from .sessions import Session
@@ -69,7 +69,7 @@ class ConversationBox(widgets.VBox):
         if self._quiet or change["new"] is None or change["new"] == self._session.conversations.active:
             return
         self._session.conversations.switch(change["new"])
-        notify(self._session, "thread")
+        self._session.notify("thread")
 
     def _on_switch_click(self, _button: widgets.Button) -> None:
         name = self._new_thread.value.strip()
@@ -83,13 +83,13 @@ class ConversationBox(widgets.VBox):
             return
         self._new_thread.value = ""
         self._say(f"Thread {name} is active.", "info")
-        notify(self._session, "thread")
+        self._session.notify("thread")
 
     def _on_clear_click(self, _button: widgets.Button) -> None:
         name = self._session.conversations.active
         self._session.conversations.clear()
         self._say(f"Cleared thread {name}.", "info")
-        notify(self._session, "history")
+        self._session.notify("history")
 
     def _on_temperature_value(self, change: dict[str, Any]) -> None:
         if not self._quiet:

@@ -22,7 +22,7 @@ from typing import Any
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
 from .errors import PuterError
-from .panel_jobs import Jobs, Quiet, done_future, remember_models
+from .panel_jobs import Jobs, Quiet, done_future
 from .panel_login import HIDDEN, SHOWN, LoginBox
 from .panel_text import (
     CHECKING,
@@ -227,7 +227,7 @@ class Panel(widgets.VBox):
         except PuterError as error:
             self.say(f"Fetch failed: {error.one_line()}", "error")
             return
-        remember_models(self._session, provider, models)  # notifies "models": the combobox takes the list
+        self._session.remember_models(provider, models)  # notifies "models": the combobox takes the list
         self.say(f"Fetched {count_text(len(models))} from {provider.name}.", "ok")
 
     def _fetch_done(self) -> None:

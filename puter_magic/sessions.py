@@ -98,16 +98,18 @@ class Session:
     def models(self, *, refresh: bool = False) -> list[ModelInfo]:
         """The provider's models, fetched once and cached per provider."""
         provider = self.provider
-        key = f"{provider.name}@{provider.origin}"
-        if refresh or key not in self._models:
-            self._models[key] = self.loop.run(provider.models())
-            self.notify("models")
-        return self._models[key]
+        if refresh or _cache_key(provider) not in self._models:
+            self.remember_models(provider, self.loop.run(provider.models()))
+        return self._models[_cache_key(provider)]
+
+    def remember_models(self, provider: Provider, models: list[ModelInfo]) -> None:
+        """Cache a provider's model list (fetched here or elsewhere, e.g. by the panel) and tell the listeners."""
+        self._models[_cache_key(provider)] = models
+        self.notify("models")
 
     def known_models(self, provider: str | None = None) -> list[ModelInfo] | None:
         """The cached model list of a provider (the active one by default); None when never fetched."""
-        chosen = self.registry.get(provider or self.provider_name)
-        return self._models.get(f"{chosen.name}@{chosen.origin}")
+        return self._models.get(_cache_key(self.registry.get(provider or self.provider_name)))
 
     def model_info(self, model: str, provider: str | None = None) -> ModelInfo | None:
         for info in self.known_models(provider) or ():
@@ -307,6 +309,10 @@ class Session:
         for provider in self.registry.created():
             self.loop.run(provider.aclose())
         self.registry = ProviderRegistry(self.settings)
+
+
+def _cache_key(provider: Provider) -> str:
+    return f"{provider.name}@{provider.origin}"
 
 
 class Transcript:
