@@ -95,20 +95,11 @@ def cmd_logout(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from .commands import plain, status_line
+
     status = _run(_provider(args).status())
-    print(format_status(status))
+    print(plain(status_line(status, login="puter-magic login")))
     return 0 if status.reachable and status.user else 1
-
-
-def format_status(status: Any) -> str:
-    if status.user:
-        line = f"Connected to {status.origin} as {status.user.username}"
-        if status.credits and status.credits.remaining_usd is not None:
-            line += f" — ${status.credits.remaining_usd:.2f} of credit left"
-        return line
-    if status.reachable:
-        return f"{status.origin} is reachable; not connected: {status.error}"
-    return f"{status.origin} cannot be reached: {status.error}"
 
 
 def cmd_models(args: argparse.Namespace) -> int:

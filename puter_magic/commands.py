@@ -28,8 +28,13 @@ class Report:
         return self.plain
 
 
+def plain(markdown: str) -> str:
+    """The little Markdown these reports use (backticks, bold), removed."""
+    return markdown.replace("`", "").replace("**", "")
+
+
 def say(text: str) -> Report:
-    return Report(text, text.replace("`", "").replace("**", ""))
+    return Report(text, plain(text))
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], caption: str = "") -> Report:
@@ -78,20 +83,22 @@ def cmd_help(magics: Any, rest: str) -> Report:
 @command("status", "who you are, the provider, model and thread")
 def cmd_status(magics: Any, rest: str) -> Report:
     session = magics.session
-    status = session.status()
+    line = status_line(session.status(), login="%puter login")
+    model = f"`{session.model}`" if session.model else "none yet — choose one with `%puter model NAME`"
+    thread = f"thread `{session.conversations.active}`"
+    return Report(f"{line}\n\nModel: {model} · {thread}", plain(f"{line}\nModel: {model} · {thread}"))
+
+
+def status_line(status: Any, *, login: str) -> str:
+    """One line on a ProviderStatus, in Markdown; `login` is the command that logs in where it is shown."""
     if status.user:
         line = f"Connected to {status.origin} as **{status.user.username}**"
         if status.credits and status.credits.remaining_usd is not None:
             line += f" — ${status.credits.remaining_usd:.2f} of credit left"
-    elif status.reachable:
-        line = f"Not connected to {status.origin}: {status.error} — `%puter login`"
-    else:
-        line = f"Cannot reach {status.origin}: {status.error}"
-    model = f"`{session.model}`" if session.model else "none yet — choose one with `%puter model NAME`"
-    thread = f"thread `{session.conversations.active}`"
-    return Report(
-        f"{line}\n\nModel: {model} · {thread}", f"{line}\nModel: {model} · {thread}".replace("`", "").replace("**", "")
-    )
+        return line
+    if status.reachable:
+        return f"Not connected to {status.origin}: {status.error} — `{login}`"
+    return f"Cannot reach {status.origin}: {status.error}"
 
 
 @command("login", "log in (username + password, a 2FA code if asked); --token to paste a token")
