@@ -211,10 +211,6 @@ class CredentialStore:
         entry = self._read().get(origin)
         return entry.get("token") if isinstance(entry, dict) else None
 
-    def username(self, origin: str) -> str | None:
-        entry = self._read().get(origin)
-        return entry.get("username") if isinstance(entry, dict) else None
-
     def put(self, origin: str, token: str, username: str | None = None) -> None:
         data = self._read()
         data[origin] = {"token": token, **({"username": username} if username else {})}

@@ -84,14 +84,6 @@ class LoopThread:
     def _spawn(self, coro: Coroutine[Any, Any, T]) -> _Job[T]:
         return _Job(self.loop, coro)
 
-    def call(self, fn: Callable[[], T]) -> T:
-        """Run a plain function on the loop thread and wait for it (for loop-bound objects)."""
-
-        async def wrapper() -> T:
-            return fn()
-
-        return self.run(wrapper())
-
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run a coroutine on the loop thread and wait; Ctrl-C cancels it, then re-raises."""
         if self.in_loop_thread():
