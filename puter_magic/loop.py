@@ -4,7 +4,8 @@ A cell magic is synchronous while the kernel's own loop is already running on th
 httpx.AsyncClient must never move between loops. So callers on any other thread hand coroutines to this
 loop: `run()` blocks for a result, `iterate()` turns an async stream into a plain iterator, and
 `run_async()`/`aiterate()` await it from another loop (a notebook's top-level `await`) without binding
-anything to that loop. A KeyboardInterrupt in the caller cancels the work on the loop thread.
+anything to that loop. A KeyboardInterrupt in the caller cancels the work on the loop thread; a `Stop` lets
+any other thread end a stream early, as if its consumer had left the loop.
 No nest-asyncio: nothing here touches any other event loop.
 """
 
@@ -20,7 +21,39 @@ from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 _END = object()
+_STOP = object()
 CANCEL_GRACE = 2.0  # seconds we wait for cancelled work to close its connections
+
+
+class Stop:
+    """Ends iterations early from any thread: `request()` makes the consumer leave its loop at the next hand-off,
+    even while it waits for an item, and that cancels the producer like a `break` would."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requested = False
+        self._callbacks: list[Callable[[], None]] = []
+
+    @property
+    def requested(self) -> bool:
+        return self._requested
+
+    def request(self) -> None:
+        with self._lock:
+            if self._requested:
+                return
+            self._requested = True
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
+
+    def on_request(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (which must be thread-safe) on request, or now if it was already requested."""
+        with self._lock:
+            if not self._requested:
+                self._callbacks.append(callback)
+                return
+        callback()
 
 
 class LoopThread:
@@ -98,31 +131,40 @@ class LoopThread:
                 job.cancel_and_wait()
             raise
 
-    async def run_async(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Await a coroutine that runs on the loop thread, from any other event loop."""
+    async def run_async(self, coro: Coroutine[Any, Any, T], stop: Stop | None = None) -> T:
+        """Await a coroutine that runs on the loop thread, from any other event loop. A `stop` request cancels
+        it: the caller sees CancelledError, and `stop.requested` tells it apart from its own cancellation."""
         future = self.submit(coro)
+        waiter = asyncio.wrap_future(future)
+        if stop is not None:
+            caller = asyncio.get_running_loop()
+            stop.on_request(lambda: _cancel_from_any_thread(caller, waiter))
         try:
-            return await asyncio.wrap_future(future)
+            return await waiter
         except asyncio.CancelledError:
             future.cancel()
             raise
 
-    def iterate(self, source: Callable[[], AsyncIterable[T]]) -> Iterator[T]:
+    def iterate(self, source: Callable[[], AsyncIterable[T]], stop: Stop | None = None) -> Iterator[T]:
         """Iterate, on this thread, over an async iterable produced on the loop thread.
 
         Items are handed over in batches (all that arrived in one loop turn), so a fast stream costs one
         thread hand-off per network read, not one per item. Leaving the loop early (break, an exception,
-        Ctrl-C) cancels the producer and closes its connection.
+        Ctrl-C, a `stop` request) cancels the producer and closes its connection.
         """
         self._guard()
         inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         job: _Job[None] | None = None
         finished = False
+        if stop is not None:
+            stop.on_request(lambda: inbox.put([_STOP]))
         try:
             job = self._spawn(_produce(source, inbox))
             while True:
                 batch = inbox.get()
                 for item in batch:
+                    if item is _STOP:
+                        return
                     if item is _END:
                         finished = True
                         job.future.result()  # re-raises the producer's exception, if any
@@ -132,16 +174,23 @@ class LoopThread:
             if not finished and job is not None:
                 job.cancel_and_wait()
 
-    async def aiterate(self, source: Callable[[], AsyncIterable[T]]) -> AsyncGenerator[T, None]:
+    async def aiterate(
+        self, source: Callable[[], AsyncIterable[T]], stop: Stop | None = None
+    ) -> AsyncGenerator[T, None]:
         """Like iterate(), for a caller on another event loop. Close it (`contextlib.aclosing`) when leaving
         early: that is what cancels the producer on the loop thread."""
         inbox: asyncio.Queue[Any] = asyncio.Queue()
         caller = asyncio.get_running_loop()
-        future = self.submit(_produce(source, _ThreadsafeInbox(caller, inbox)))
+        threadsafe = _ThreadsafeInbox(caller, inbox)
+        future = self.submit(_produce(source, threadsafe))
         finished = False
+        if stop is not None:
+            stop.on_request(lambda: threadsafe.put([_STOP]))
         try:
             while True:
                 for item in await inbox.get():
+                    if item is _STOP:
+                        return
                     if item is _END:
                         finished = True
                         await asyncio.wrap_future(future)
@@ -150,6 +199,10 @@ class LoopThread:
         finally:
             if not finished:
                 future.cancel()
+
+
+def _cancel_from_any_thread(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
+    loop.call_soon_threadsafe(future.cancel)
 
 
 class _ThreadsafeInbox:

@@ -8,10 +8,11 @@ import signal
 import sys
 import threading
 import time
+from contextlib import aclosing
 
 import pytest
 
-from puter_magic.loop import LoopThread, default_loop
+from puter_magic.loop import LoopThread, Stop, default_loop
 
 
 @pytest.fixture
@@ -137,3 +138,59 @@ def test_async_callers_on_another_loop(loop_thread):
     different, items = asyncio.run(caller())
     assert different
     assert items == [0, 1, 2, 3, 4]
+
+
+def one_then_silence(closed: threading.Event):
+    """A stream that sends one item, then waits for the next one forever (a model thinking), cleaning up on exit."""
+
+    async def source():
+        try:
+            yield "first"
+            await asyncio.sleep(3600)
+            yield "never"
+        finally:
+            closed.set()
+
+    return source
+
+
+def test_a_stop_from_another_thread_ends_an_iteration_that_waits_for_an_item(loop_thread):
+    closed = threading.Event()
+    stop = Stop()
+    seen = []
+    for item in loop_thread.iterate(one_then_silence(closed), stop=stop):
+        seen.append(item)
+        threading.Thread(target=stop.request).start()
+    assert seen == ["first"]
+    assert closed.is_set(), "the producer was cancelled and its cleanup ran before iterate() returned"
+    assert stop.requested
+
+
+def test_a_stop_requested_before_the_iteration_starts_ends_it_at_once(loop_thread):
+    closed = threading.Event()
+    stop = Stop()
+    stop.request()
+    stop.request()  # twice is harmless
+    assert list(loop_thread.iterate(one_then_silence(closed), stop=stop)) == []
+
+
+def test_a_stop_ends_an_async_iteration_and_cancels_an_awaited_result(loop_thread):
+    closed = threading.Event()
+
+    async def caller():
+        stop = Stop()
+        seen = []
+        async with aclosing(loop_thread.aiterate(one_then_silence(closed), stop=stop)) as items:
+            async for item in items:
+                seen.append(item)
+                threading.Thread(target=stop.request).start()
+        later = Stop()
+        asyncio.get_running_loop().call_soon(later.request)
+        with pytest.raises(asyncio.CancelledError):
+            await loop_thread.run_async(asyncio.sleep(3600), stop=later)
+        return seen, later.requested
+
+    seen, requested = asyncio.run(caller())
+    assert seen == ["first"] and requested
+    assert loop_thread.run(asyncio.sleep(0, result="usable")) == "usable"
+    assert closed.wait(5), "the producer on the loop thread was cancelled"
