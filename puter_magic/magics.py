@@ -11,26 +11,30 @@ Expected failures become one-line UsageErrors (no traceback); see errors.py for 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import shlex
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
-from traitlets import Enum, Float, Integer, TraitError, Unicode, observe
+from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, observe
 
 from . import commands
+from .answering import Transcript
+from .awaiting import CellAwaiter
 from .batches import interrupted_message, run_map
 from .display import AnswerView, in_terminal
 from .errors import InputError, PuterError
 from .formats import FORMATS, bundle, value_of
 from .interpolate import interpolate
-from .sessions import Session, Transcript, session
+from .sessions import Session, session
+from .types import Answer
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -90,11 +94,15 @@ class PuterMagics(Magics):
     autosave = Unicode(None, allow_none=True, help="JSON file the conversations are saved to after each answer").tag(
         config=True
     )
+    stoppable = Bool(
+        True, help="run %%puter cells as coroutines, so the panel's Stop reaches a streaming answer (ipykernel ≥ 7.4)"
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, session_: Session | None = None, **kwargs: Any) -> None:
         # Set before the traitlets machinery loads config, which fires the observers below.
         self.session = session_ if session_ is not None else session()
         self.cell_id: str | None = None
+        self.awaiter = CellAwaiter(shell) if shell is not None else None
         super().__init__(shell=shell, **kwargs)
         self._apply_config()
 
@@ -107,8 +115,10 @@ class PuterMagics(Magics):
         if path is not None and path.suffix.lower() not in (".json", ".md"):
             raise TraitError(f"autosave must name a .json (or .md) file, not {self.autosave!r}")
         self.session.autosave = path
+        if self.awaiter is not None:
+            self.awaiter.wanted = self.stoppable
 
-    @observe("default_model", "temperature", "max_tokens", "autosave")
+    @observe("default_model", "temperature", "max_tokens", "autosave", "stoppable")
     def _on_config_change(self, change: dict[str, Any]) -> None:
         if change["name"] == "default_model":
             self.session.set_model(change["new"])
@@ -134,9 +144,26 @@ class PuterMagics(Magics):
         args = parse_options(line)
         if args.map:
             return self.map(args, cell)
+        exchange, view, fmt = self._prepare(args, cell)
+        answer = self._receive(exchange, view, stream=not args.no_stream)
+        return self._show(args, fmt, view, answer)
+
+    async def ask_async(self, line: str, cell: str) -> Any:
+        """%%puter as a coroutine: the kernel awaits it, and meanwhile handles widget clicks, so the panel's
+        Stop reaches the answer (see awaiting.py). The same cell as ask(), otherwise."""
+        try:
+            args = parse_options(line)
+            if args.map:
+                return self.map(args, cell)
+            exchange, view, fmt = self._prepare(args, cell)
+            answer = await self._areceive(exchange, view, stream=not args.no_stream)
+            return None if answer is None else self._show(args, fmt, view, answer)
+        except PuterError as error:
+            raise UsageError(error.one_line()) from None
+
+    def _prepare(self, args: Any, cell: str) -> tuple[Any, AnswerView, str]:
         fmt = args.format or self.default_format
-        namespace = self.namespace()
-        prompt = cell if args.raw else interpolate(cell, namespace)
+        prompt = cell if args.raw else interpolate(cell, self.namespace())
         exchange = self.session.prepare(
             prompt.strip("\n"),
             model=args.model,
@@ -152,15 +179,23 @@ class PuterMagics(Magics):
         view = AnswerView(
             interval=self.update_interval, terminal=in_terminal(self.shell), plain=fmt == "text", quiet=args.quiet
         )
-        answer = self._receive(exchange, view, stream=not args.no_stream)
+        return exchange, view, fmt
+
+    def _show(self, args: Any, fmt: str, view: AnswerView, answer: Answer) -> None:
+        provenance = {"puter_magic": answer.provenance()}
+        if answer.interrupted:  # stopped: what arrived stays on screen; a partial answer is no value for -o
+            view.finish(bundle(answer, "markdown"), provenance)
+            if args.out:
+                raise UsageError(f"stopped — {args.out} was not set; the part that arrived is shown above and kept")
+            return None
         try:
             value = value_of(answer, fmt)
         except InputError as error:  # the answer arrived but is not what the format needs: show it, say so
-            view.finish(bundle(answer, "markdown"), {"puter_magic": answer.provenance()})
+            view.finish(bundle(answer, "markdown"), provenance)
             raise UsageError(f"{error.message} — it is shown above and kept in the history; {error.hint}") from None
-        view.finish(bundle(answer, fmt, value), {"puter_magic": answer.provenance()})
+        view.finish(bundle(answer, fmt, value), provenance)
         if args.out:
-            namespace[args.out] = value
+            self.namespace()[args.out] = value
         if args.insert and self.shell is not None:
             self.shell.set_next_input(value_of(answer, "code"), replace=False)
         return None
@@ -179,30 +214,63 @@ class PuterMagics(Magics):
         if result.interrupted:
             raise UsageError(interrupted_message(result, args.out))
 
-    def _receive(self, exchange: Any, view: AnswerView, *, stream: bool) -> Any:
-        """Stream (or wait for) the answer into `view`; keep the turn once it is complete or interrupted."""
+    def _receive(self, exchange: Any, view: AnswerView, *, stream: bool) -> Answer:
+        """Stream (or wait for) the answer into `view`; keep the turn once it is complete, stopped or interrupted."""
         if not stream:
             return self.session.complete(exchange)
         transcript = Transcript(self.session, exchange)
         view.start()
         try:
-            for event in self.session.events(exchange):
+            for event in self.session.events(exchange, transcript.stop):
                 if (text := transcript.take(event)) is not None:
                     view.append(text)
         except KeyboardInterrupt:
-            answer = transcript.keep(interrupted=True)
-            view.finish(bundle(answer, "markdown"), {"puter_magic": answer.provenance()})
-            raise UsageError("interrupted — the part that arrived is kept, flagged in the history") from None
+            self._interrupted(transcript, view)
         except PuterError as error:
-            view.keep_partial("stopped by an error: this part is not added to the history")
-            raise UsageError(error.one_line()) from None
+            self._failed(error, view)
         return transcript.keep()
+
+    async def _areceive(self, exchange: Any, view: AnswerView, *, stream: bool) -> Answer | None:
+        """_receive() on the kernel's loop: its interrupt arrives as CancelledError. None: stopped before an answer."""
+        transcript = Transcript(self.session, exchange)
+        if not stream:
+            try:
+                return await self.session.acomplete(exchange, transcript.stop)
+            except asyncio.CancelledError:
+                if not transcript.stop.requested:
+                    raise UsageError("interrupted before the answer arrived — nothing is kept") from None
+                view.finish({"text/plain": "(stopped before the answer arrived — nothing is kept)"})
+                return None
+        view.start()
+        try:
+            async with contextlib.aclosing(self.session.aevents(exchange, transcript.stop)) as events:
+                async for event in events:
+                    if (text := transcript.take(event)) is not None:
+                        view.append(text)
+        except asyncio.CancelledError:
+            self._interrupted(transcript, view)
+        except PuterError as error:
+            self._failed(error, view)
+        return transcript.keep()
+
+    @staticmethod
+    def _interrupted(transcript: Transcript, view: AnswerView) -> NoReturn:
+        answer = transcript.keep(interrupted=True)
+        view.finish(bundle(answer, "markdown"), {"puter_magic": answer.provenance()})
+        raise UsageError("interrupted — the part that arrived is kept, flagged in the history") from None
+
+    @staticmethod
+    def _failed(error: PuterError, view: AnswerView) -> NoReturn:
+        view.keep_partial("stopped by an error: this part is not added to the history")
+        raise UsageError(error.one_line()) from None
 
 
 def load(shell: Any) -> PuterMagics:
     magics = PuterMagics(shell)
     shell.register_magics(magics)
     shell.events.register("pre_run_cell", magics.on_pre_run_cell)
+    if magics.awaiter is not None:
+        magics.awaiter.install()
     return magics
 
 
@@ -214,3 +282,5 @@ def unload(shell: Any) -> None:
             shell.configurables.remove(configurable)
             with contextlib.suppress(ValueError):
                 shell.events.unregister("pre_run_cell", configurable.on_pre_run_cell)
+            if configurable.awaiter is not None:
+                configurable.awaiter.uninstall()

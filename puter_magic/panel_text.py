@@ -37,6 +37,24 @@ class Badge:
 
 CHECKING = Badge("Checking…", "idle")
 
+STOP_TIP = "Stop the answer being streamed, and the panel's own work (Fetch, status, login)"
+STOP_TIP_OLD_KERNEL = (
+    "Stop the panel's work (Fetch, status, login). This kernel handles clicks only between cells: "
+    "to stop a %%puter answer, interrupt the kernel (ipykernel ≥ 7.4 lets Stop do it)"
+)
+
+
+def stop_message(answers: int, jobs: int, *, old_kernel: bool = False) -> str:
+    """What the status line says after Stop: what was stopped, or how to stop an answer."""
+    if answers:
+        what = "the answer" if answers == 1 else f"{answers} answers"
+        return f"Stopped {what}: the part that arrived is kept, flagged as interrupted."
+    if jobs:
+        return "Stopped."
+    if old_kernel:
+        return "Nothing to stop here. To stop a %%puter answer in this kernel, interrupt it (■ or I,I)."
+    return "Nothing to stop: no answer is streaming."
+
 
 def short_reason(text: str | None, limit: int = REASON_LIMIT) -> str:
     """The first clause of an error's one-line text (the hint after " — " dropped), at most `limit` characters."""

@@ -8,9 +8,10 @@ with `session.on_change` and acts through the session's own methods. Widget call
 shell thread and return at once; network work (Fetch, the status check, login) runs on the session's loop
 thread, and its results reach the widgets by trait assignment (see panel_jobs.py).
 
-Stop cancels the panel's own work. A %%puter answer streams while its cell runs, and the kernel handles widget
-clicks only between cells, so a Stop click cannot reach it: interrupt the kernel (■, or I,I) to stop an answer;
-the magic keeps the part that arrived, flagged as interrupted.
+Stop ends the answer being streamed (`Session.stop()`) and the panel's own work. The click reaches a streaming
+%%puter cell because such cells run as coroutines where the kernel allows it (ipykernel ≥ 7.4, see awaiting.py);
+in an older kernel clicks wait until the cell ends, so there the kernel interrupt (■, or I,I) stops an answer.
+Either way the part that arrived is kept, flagged as interrupted.
 """
 
 from __future__ import annotations
@@ -20,18 +21,23 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
+from IPython import get_ipython
 
+from .awaiting import stop_reaches_answers
 from .errors import PuterError
 from .panel_jobs import Jobs, Quiet, done_future
 from .panel_login import HIDDEN, SHOWN, LoginBox
 from .panel_text import (
     CHECKING,
     LOW_CREDIT_USD,
+    STOP_TIP,
+    STOP_TIP_OLD_KERNEL,
     badge_for,
     count_text,
     error_badge,
     message_html,
     provider_label,
+    stop_message,
 )
 from .panel_threads import ConversationBox
 from .providers.base import Provider
@@ -78,10 +84,11 @@ class Panel(widgets.VBox):
         self._refresh = widgets.Button(icon="refresh", tooltip="Check the connection again", layout=_width("auto"))
         self._login = LoginBox(self._session, self._jobs, self.say, layout=widgets.Layout(margin="0 0 0 7.5em"))
         self._conversation = ConversationBox(self._session, self.say, label=label)
+        self._stops_answers = stop_reaches_answers(get_ipython())
         self._stop = widgets.Button(
             description="Stop",
             icon="stop",
-            tooltip="Stop the panel's work (Fetch, status, login). To stop a %%puter answer, interrupt the kernel.",
+            tooltip=STOP_TIP if self._stops_answers else STOP_TIP_OLD_KERNEL,
             layout=_width("auto"),
         )
         self._message = widgets.HTML()
@@ -139,13 +146,11 @@ class Panel(widgets.VBox):
         return self._jobs.submit("status", self._check(provider), replace=True)
 
     def stop(self) -> int:
-        """Cancel the panel's running work (Fetch, status check, login); returns how many jobs were stopped."""
-        stopped = self._jobs.stop()
-        if stopped:
-            self.say("Stopped.", "info")
-        else:
-            self.say("Nothing to stop here. To stop a %%puter answer, interrupt the kernel (■ or I,I).", "info")
-        return stopped
+        """End the answers being streamed and the panel's running work; returns how many things were stopped."""
+        answers = self._session.stop()
+        jobs = self._jobs.stop()
+        self.say(stop_message(answers, jobs, old_kernel=not self._stops_answers), "info")
+        return answers + jobs
 
     def wait(self, timeout: float = 10.0) -> bool:
         """Wait until the panel's background work, and the widget updates it makes, are done."""
@@ -210,6 +215,9 @@ class Panel(widgets.VBox):
 
     def _on_session_change(self, topic: str) -> None:
         """A change from anywhere (the magics, this or another panel), on whichever thread made it."""
+        if topic == "answering":  # an answer started or ended: Stop shows whether it has one to stop
+            self._stop.button_style = "danger" if self._stops_answers and len(self._session.answering) else ""
+            return
         if topic == "provider":
             self._sync_models()
             self.refresh()  # re-reads the provider list first

@@ -13,20 +13,21 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .answering import Answering, Transcript
 from .config import Settings
 from .conversation import Conversations, Turn
 from .errors import InputError, PuterError
-from .loop import LoopThread, default_loop
+from .loop import LoopThread, Stop, default_loop
 from .providers.base import Provider
 from .providers.registry import PUTER, ProviderRegistry
 from .redact import configure_logging, logger
-from .types import Answer, ChatRequest, Completion, Finished, ModelInfo, ProviderStatus, StreamEvent, TextDelta, Usage
+from .types import Answer, ChatRequest, Completion, ModelInfo, ProviderStatus, StreamEvent, Usage
 
 DEFAULT_BUDGET = 8192
 
@@ -70,6 +71,7 @@ class Session:
         self._models: dict[str, list[ModelInfo]] = {}
         self._lock = threading.RLock()
         self._listeners: list[Callable[[str], None]] = []
+        self.answering = Answering(self.notify)
 
     # --- provider and model -----------------------------------------------------------------------
 
@@ -230,10 +232,33 @@ class Session:
             message = error.one_line() if isinstance(error, PuterError) else str(error)
             logger.warning("autosave to %s failed: %s", self.autosave, message)
 
-    def events(self, exchange: Exchange) -> Iterator[StreamEvent]:
-        """The provider's stream for `exchange`, iterated on the caller's thread."""
+    def events(self, exchange: Exchange, stop: Stop | None = None) -> Iterator[StreamEvent]:
+        """The provider's stream for `exchange`, iterated on the caller's thread; `stop()` can end it."""
         provider = self.registry.get(exchange.provider)
-        return self.loop.iterate(lambda: provider.stream(exchange.request))
+        with self.answering.tracking(stop or Stop()) as tracked:
+            yield from self.loop.iterate(lambda: provider.stream(exchange.request), stop=tracked)
+
+    async def aevents(self, exchange: Exchange, stop: Stop | None = None) -> AsyncGenerator[StreamEvent, None]:
+        """events() for a caller on another event loop (close it with `contextlib.aclosing`)."""
+        provider = self.registry.get(exchange.provider)
+        with self.answering.tracking(stop or Stop()) as tracked:
+            async with aclosing(self.loop.aiterate(lambda: provider.stream(exchange.request), stop=tracked)) as events:
+                async for event in events:
+                    yield event
+
+    async def acomplete(self, exchange: Exchange, stop: Stop | None = None) -> Answer:
+        """complete() for async code; a `stop` request raises CancelledError (with `stop.requested` set)."""
+        provider = self.registry.get(exchange.provider)
+        with self.answering.tracking(stop or Stop()) as tracked:
+            completion: Completion = await self.loop.run_async(provider.complete(exchange.request), stop=tracked)
+        return self.record(exchange, completion.text, usage=completion.usage, model=completion.model)
+
+    def stop(self) -> int:
+        """End every answer this session is receiving (the panel's Stop); returns how many there were.
+
+        Each keeps the part that arrived, flagged as interrupted in the history. Safe from any thread.
+        """
+        return self.answering.stop_all()
 
     # --- the public API ---------------------------------------------------------------------------
 
@@ -250,15 +275,12 @@ class Session:
 
     async def achat(self, prompt: str, **options: Any) -> Answer:
         """chat() for async code: the request runs on the loop thread, never on the caller's loop."""
-        exchange = self.prepare(prompt, **options)
-        provider = self.registry.get(exchange.provider)
-        completion: Completion = await self.loop.run_async(provider.complete(exchange.request))
-        return self.record(exchange, completion.text, usage=completion.usage, model=completion.model)
+        return await self.acomplete(self.prepare(prompt, **options))
 
     def stream(self, prompt: str, **options: Any) -> Iterator[str]:
         """Yield the answer's text as it arrives; the turn is kept when the stream ends.
 
-        Stopping early (break, Ctrl-C) keeps what arrived, flagged as interrupted; an error keeps nothing.
+        Stopping early (break, Ctrl-C, `stop()`) keeps what arrived, flagged as interrupted; an error keeps nothing.
         """
         exchange = self.prepare(prompt, **options)
         return self._stream(exchange)
@@ -266,7 +288,7 @@ class Session:
     def _stream(self, exchange: Exchange) -> Iterator[str]:
         transcript = Transcript(self, exchange)
         try:
-            for event in self.events(exchange):
+            for event in self.events(exchange, transcript.stop):
                 if (text := transcript.take(event)) is not None:
                     yield text
         except PuterError:
@@ -279,10 +301,9 @@ class Session:
     async def astream(self, prompt: str, **options: Any) -> AsyncIterator[str]:
         """stream() for async code."""
         exchange = self.prepare(prompt, **options)
-        provider = self.registry.get(exchange.provider)
         transcript = Transcript(self, exchange)
         try:
-            async with aclosing(self.loop.aiterate(lambda: provider.stream(exchange.request))) as events:
+            async with aclosing(self.aevents(exchange, transcript.stop)) as events:
                 async for event in events:
                     if (text := transcript.take(event)) is not None:
                         yield text
@@ -313,31 +334,6 @@ class Session:
 
 def _cache_key(provider: Provider) -> str:
     return f"{provider.name}@{provider.origin}"
-
-
-class Transcript:
-    """The text and the end of one streamed answer, kept as a turn once it is over (stream(), astream(), %%puter)."""
-
-    def __init__(self, session: Session, exchange: Exchange) -> None:
-        self.session, self.exchange = session, exchange
-        self.parts: list[str] = []
-        self.finished: Finished | None = None
-
-    def take(self, event: StreamEvent) -> str | None:
-        """The text an event adds, if any."""
-        if isinstance(event, TextDelta):
-            self.parts.append(event.text)
-            return event.text
-        if isinstance(event, Finished):
-            self.finished = event
-        return None
-
-    def keep(self, *, interrupted: bool = False) -> Answer:
-        """Record the turn: with the usage and the model the provider reported, when the stream finished."""
-        usage = self.finished.usage if self.finished else None
-        model = self.finished.model if self.finished and self.finished.model else None
-        text = "".join(self.parts)
-        return self.session.record(self.exchange, text, usage=usage, model=model, interrupted=interrupted)
 
 
 _session: Session | None = None

@@ -176,3 +176,50 @@ def test_serve_from_the_kernel_for_another_process(kernel, puter_server):
     assert "1 answers" in str(messages) or "1 answer" in str(messages)
     reply, _ = kernel.execute("%puter serve stop")
     assert reply["content"]["status"] == "ok"
+
+
+def printed(kernel, code: str) -> str:
+    _, messages = kernel.execute(code)
+    return "".join(m["content"]["text"] for m in outputs(messages, "stream"))
+
+
+def test_the_panel_stop_button_ends_a_streaming_cell(kernel, puter_server):
+    """The click is a comm message, as JupyterLab sends it; the cell is still running when it arrives."""
+    kernel.execute("import puter_magic\npanel = puter_magic.panel()")
+    stop_button = printed(kernel, "print(panel._stop.comm.comm_id)").strip()
+    puter_server.state.settings.slow_chunks = 2000
+    puter_server.state.settings.slow_rate = 40  # fifty seconds, if nothing stopped it
+    msg_id = kernel.send("%%puter -m slow\na long one", "long")
+    updates = 0
+    while updates < 3:  # the answer is visibly streaming
+        msg = kernel.client.get_iopub_msg(timeout=TIMEOUT)
+        updates += msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "update_display_data"
+    click = {"comm_id": stop_button, "data": {"method": "custom", "content": {"event": "click"}}}
+    kernel.client.shell_channel.send(kernel.client.session.msg("comm_msg", click))
+    reply, messages = kernel.collect(msg_id)
+    assert reply["content"]["status"] == "ok", "a stopped answer is no error"
+    assert text_of(messages).endswith("*(interrupted)*")
+    check = "t = puter_magic.session().conversations.thread().turns[-1]; print(t.interrupted, len(t.answer.split()))"
+    interrupted, words = printed(kernel, check).split()
+    assert interrupted == "True" and 0 < int(words) < 2000
+    assert "Stopped the answer" in printed(kernel, "print(panel._message.value)")
+    assert puter_server.state.wait_for(lambda s: s.stats()["streams_cancelled"] == 1)
+    reply, _ = kernel.execute("%%puter\nstill usable?", "after")
+    assert reply["content"]["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        "%%capture captured\n%%puter\ninside another cell magic",
+        "%%time\n%%puter\ntimed",
+        "%autoawait off\nget_ipython().run_cell('%%puter\\nrun from code')",
+        "%%puter -o kept --no-stream\nnot streamed",
+    ],
+)
+def test_puter_cells_still_run_wherever_they_cannot_be_awaited(kernel, cell):
+    reply, _ = kernel.execute(cell)
+    kernel.execute("%autoawait on")
+    assert reply["content"]["status"] == "ok"
+    count = "import puter_magic; print(len(puter_magic.session().conversations.thread().turns))"
+    assert printed(kernel, count).strip() == "1"

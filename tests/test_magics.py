@@ -12,11 +12,17 @@ from puter_magic.sessions import Session
 from puter_magic.testing import Fault
 
 
-@pytest.fixture
-def magics(magics):
-    """conftest's magics, with the deterministic model chosen."""
+@pytest.fixture(params=["called", "awaited"])
+def magics(request, shell, magics):
+    """conftest's magics, with the deterministic model chosen; every test runs twice: with %%puter called as
+    IPython calls cell magics, and rewritten into `await …ask_async(…)` as in a kernel where Stop works."""
     magics.session.set_model("deterministic")
-    return magics
+    if request.param == "awaited":
+        magics.awaiter.supported = True
+        magics.awaiter.install()
+        assert shell.transform_cell("%%puter\nHi").startswith("await "), "the awaited path is the one tested"
+    yield magics
+    magics.awaiter.uninstall()
 
 
 def run(shell, source: str, cell_id: str | None = None):
@@ -250,8 +256,11 @@ def test_usage_config_help_and_unknown_commands(shell, magics, puter_settings):
 def test_config_traitlet_sets_the_default_model(shell, magics, capsys):
     magics.session.set_model(None)
     run(shell, '%config PuterMagics.default_model = "echo"')
-    run(shell, cell("", "configured"), "t1")
-    assert capsys.readouterr().out.strip() == "configured"
+    try:
+        run(shell, cell("", "configured"), "t1")
+        assert capsys.readouterr().out.strip() == "configured"
+    finally:
+        del shell.config.PuterMagics["default_model"]  # the shell is shared: later magics would start on "echo"
 
 
 def test_load_ext_is_offline_and_unload_removes_the_magics(shell, puter_server):

@@ -211,9 +211,10 @@ def test_fetch_is_busy_until_done_and_stop_cancels_it(puter_settings, make_panel
 
 
 def test_stop_with_nothing_running_explains_the_kernel_interrupt(session, make_panel):
-    p = make_panel(session)
+    p = make_panel(session)  # not in a kernel that handles clicks while a cell awaits
     assert p.stop() == 0
-    assert "interrupt the kernel" in text_of(p._message)
+    assert "interrupt it (■ or I,I)" in text_of(p._message)
+    assert "interrupt the kernel" in p._stop.tooltip
 
 
 def test_a_picked_model_is_what_puter_cells_use(shell, magics, session, make_panel, capsys):

@@ -1,5 +1,6 @@
 """The panel in a real JupyterLab, in a real (headless) Chromium: Fetch, the badge, a pasted token, the model
-choice reaching a %%puter cell, and a saved notebook whose widget state holds no token.
+choice reaching a %%puter cell, Stop ending an answer while it streams, and a saved notebook whose widget state
+holds no token.
 
 Every wait is one of Playwright's bounded waits for something visible; nothing sleeps. Nothing is skipped
 either: without Chromium, Playwright or JupyterLab the test fails and says what to install.
@@ -8,6 +9,7 @@ either: without Chromium, Playwright or JupyterLab the test fails and says what 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +24,15 @@ PANEL_CELL = (
     else "%load_ext puter_magic\nimport puter_magic\nputer_magic.panel()"
 )
 PROMPT = "Hello from JupyterLab"
+LONG_ANSWER = 2000  # words of the slow model's answer: fifty seconds of streaming unless Stop ends it
 
 
 def write_notebook(path: Path) -> None:
-    cells = [nbformat.v4.new_code_cell(PANEL_CELL), nbformat.v4.new_code_cell(f"%%puter\n{PROMPT}")]
+    cells = [
+        nbformat.v4.new_code_cell(PANEL_CELL),
+        nbformat.v4.new_code_cell(f"%%puter\n{PROMPT}"),
+        nbformat.v4.new_code_cell("%%puter -m slow\nA long answer, please."),
+    ]
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nbformat.write(notebook, path)
@@ -40,6 +47,8 @@ def test_the_panel_in_jupyterlab(lab, page, puter_server, artifacts):
     notebook = lab.root / "panel.ipynb"
     write_notebook(notebook)
     pasted = puter_server.state.issue_token("admin")  # typed into the panel's token field below
+    puter_server.state.settings.slow_chunks = LONG_ANSWER
+    puter_server.state.settings.slow_rate = 40
     try:
         drive(page, lab, pasted, artifacts)
     except Exception as error:
@@ -84,6 +93,19 @@ def drive(page: Any, lab: Any, pasted: str, artifacts: Path) -> None:
     expect(answer).to_contain_text(f"Turn 1. You said: {PROMPT}.")
     expect(panel.locator(".puter-panel-thread select")).to_contain_text("default (1 turn)")  # magics → panel
     page.screenshot(path=artifacts / "panel-in-jupyterlab.png", full_page=True)
+
+    stop = panel.locator("button.puter-panel-stop")
+    run_cell(page, 2)
+    long_answer = page.locator(".jp-Notebook .jp-Cell").nth(2).locator(".jp-OutputArea-output")
+    expect(long_answer).to_contain_text("adipisicing")  # it streams…
+    expect(stop).to_have_class(re.compile("mod-danger"))  # …and Stop shows there is an answer to stop
+    stop.click()
+    expect(message).to_contain_text("Stopped the answer")
+    expect(long_answer).to_contain_text("(interrupted)")
+    expect(stop).not_to_have_class(re.compile("mod-danger"))
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("Idle")
+    assert len(long_answer.inner_text().split()) < LONG_ANSWER, "the answer stopped part-way"
+    page.screenshot(path=artifacts / "panel-stop-in-jupyterlab.png", full_page=True)
 
     page.keyboard.press("Control+s")
     expect(page.locator(".lm-TabBar-tab.jp-mod-dirty")).to_have_count(0)
