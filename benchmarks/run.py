@@ -107,6 +107,7 @@ def section_render() -> tuple[str, dict[str, float]]:
         "ratio": result["magic"].median / result["alone"].median,
         "ratio low": low,
         "ratio high": high,
+        "awaited ratio": result["awaited"].median / result["alone"].median,
         "updates/s": result["rate"].median,
     }
     markdown = bench_render.report(result)
@@ -298,9 +299,11 @@ def headline_rows(figures: dict[str, dict[str, float]]) -> list[str]:
     if ratio is not None:
         rate = get("render", "updates/s") or 0.0
         low, high = get("render", "ratio low") or ratio, get("render", "ratio high") or ratio
+        awaited = get("render", "awaited ratio") or ratio
         rows.append(
-            f"| Rendering in a kernel | {ratio:.2f}× the client alone (per-run IQR {low:.2f}–{high:.2f}×), {rate:.1f} "
-            f"display updates/s | ≤ 1.3×, ≤ 20 updates/s | {verdict(ratio <= 1.3 and rate <= 20, low <= 1.3)} |"
+            f"| Rendering in a kernel | {ratio:.2f}× the client alone (per-run IQR {low:.2f}–{high:.2f}×), awaited "
+            f"(Stop-able) {awaited:.2f}×, {rate:.1f} display updates/s | ≤ 1.3×, ≤ 20 updates/s "
+            f"| {verdict(max(ratio, awaited) <= 1.3 and rate <= 20, low <= 1.3)} |"
         )
     added = get("proxy", "added ms")
     if added is not None:
