@@ -10,9 +10,9 @@ What a template sees for each row, and what comes back, is in batch_types.py; ho
   waits for its provider's own rate limiter: the effective concurrency is min(concurrency, max_concurrent).
   Retries (429 with Retry-After, connection failures) are the provider's own; `retries` counts them.
 - A failed item becomes a BatchError (falsy, shown as "⚠ message") and the others carry on.
-- Ctrl-C while waiting cancels what is still running and returns what finished: the result has
-  `interrupted=True` and the other items are BatchErrors of kind "NotRun". (It is not re-raised: in a
-  notebook that is what keeps the finished answers.)
+- Ctrl-C while waiting, or `session.stop()` (the panel's Stop), cancels what is still running and returns what
+  finished: the result has `interrupted=True` and the other items are BatchErrors of kind "NotRun". (It is not
+  re-raised: in a notebook that is what keeps the finished answers.)
 - Nothing enters the conversation unless `history=True`: then all items are asked with the thread as it was
   before the batch, and each answer becomes a turn, in input order, once the batch is over.
 """
@@ -20,6 +20,7 @@ What a template sees for each row, and what comes back, is in batch_types.py; ho
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import threading
 import time
@@ -28,14 +29,13 @@ from typing import Any
 
 from .batch_types import NOT_RUN, BatchError, BatchResult, Rows, prompts_of
 from .errors import InputError, PuterError
-from .formats import value_of
-from .interpolate import resolve
+from .loop import Stop
 from .progress import Reporter, Snapshot, State, choose
 from .redact import logger
 from .sessions import Exchange, Session
 from .types import Answer, Completion
 
-__all__ = ["BatchError", "BatchResult", "batch", "interrupted_message", "run", "run_map"]
+__all__ = ["BatchError", "BatchResult", "Plan", "arun", "batch", "run"]
 
 DEFAULT_CONCURRENCY = 8
 TICK = 0.1  # seconds between progress updates, at most
@@ -77,58 +77,119 @@ def batch(
 
         session = current()
     options = dict(model=model, system=system, provider=provider, temperature=temperature, max_tokens=max_tokens)
-    result = run(
-        session,
-        source.labels,
-        prompts_of(source, template),
-        options=dict(options, history=history, thread=thread),
-        concurrency=concurrency,
-        reporter=choose(progress),
-    )
-    return source.shaped(result)
+    options = dict(options, history=history, thread=thread)
+    plan = Plan(session, source.labels, prompts_of(source, template), options, choose(progress), concurrency)
+    return source.shaped(run(plan))
 
 
 # --- running it -----------------------------------------------------------------------------------
 
 
-def run(
-    session: Session,
-    labels: Sequence[Hashable],
-    prompts: Sequence[str | PuterError],
-    *,
-    options: Mapping[str, Any],
-    concurrency: int = DEFAULT_CONCURRENCY,
-    reporter: Reporter,
-    present: Callable[[Answer], Any] = lambda answer: answer.text,
-    keep_progress: bool = True,
-) -> BatchResult:
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What to ask and how: the items (labels and prompts, or the error that made a prompt), the options every
+    request gets, the concurrency, where progress goes and how an answer becomes its item's value."""
+
+    session: Session
+    labels: Sequence[Hashable]
+    prompts: Sequence[str | PuterError]
+    options: Mapping[str, Any]
+    reporter: Reporter
+    concurrency: int = DEFAULT_CONCURRENCY
+    present: Callable[[Answer], Any] = lambda answer: answer.text
+    keep_progress: bool = True
+
+
+def run(plan: Plan) -> BatchResult:
     """Prepare every item, send them on the loop thread, and assemble the result in input order.
 
-    Ctrl-C while waiting ends the batch early: the result then has `interrupted=True`.
+    Ctrl-C while waiting, or `session.stop()`, ends the batch early: the result then has `interrupted=True`.
     """
-    if concurrency < 1:
-        raise InputError(f"concurrency must be at least 1, not {concurrency}")
-    if not prompts:
+    job = _Batch.start(plan)
+    if job is None:
         return BatchResult()
-    # What would fail every item (no model, an unknown provider) fails the batch, before anything is sent.
-    session.prepare("?", model=options.get("model"), provider=options.get("provider"), history=False)
-    tally = Tally(len(prompts))
-    exchanges = _prepare_all(session, prompts, options, tally)
-    jobs = [
-        (position, session.registry.get(exchange.provider), exchange.request)
-        for position, exchange in enumerate(exchanges)
-        if exchange is not None
-    ]
-    reporter.start(tally.snapshot())
     try:
-        state = _wait(session, jobs, concurrency, tally, reporter)
+        with plan.session.answering.tracking(job.stop):
+            plan.session.loop.run(job.sending(), stop=job.stop)
+        state: State = "finished"
+    except KeyboardInterrupt:
+        state = "interrupted"
+    except concurrent.futures.CancelledError:
+        if not job.stop.requested:
+            job.abandon()
+            raise
+        state = "interrupted"
     except BaseException:
-        reporter.finish(tally.snapshot("interrupted"), keep=keep_progress)
+        job.abandon()
         raise
-    result = _assemble(session, labels, prompts, exchanges, tally, present, interrupted=state == "interrupted")
-    failed = len(result.errors)  # counts answers that arrived but could not be presented (-f json)
-    reporter.finish(dataclasses.replace(tally.snapshot(state), failed=failed), keep=keep_progress)
-    return result
+    return job.finish(state)
+
+
+async def arun(plan: Plan) -> BatchResult:
+    """run() for a caller on another event loop (an awaited %%puter --map cell): the kernel's interrupt arrives
+    as CancelledError and, like `session.stop()`, ends the batch early with what finished."""
+    job = _Batch.start(plan)
+    if job is None:
+        return BatchResult()
+    try:
+        with plan.session.answering.tracking(job.stop):
+            await plan.session.loop.run_async(job.sending(), stop=job.stop)
+        state: State = "finished"
+    except asyncio.CancelledError:
+        state = "interrupted"
+    except BaseException:
+        job.abandon()
+        raise
+    return job.finish(state)
+
+
+class _Batch:
+    """One batch around run()/arun()'s wait: the prepared items, their tally and the Stop that ends it."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.stop = Stop()
+        self.tally = Tally(len(plan.prompts))
+        self.exchanges = _prepare_all(plan.session, plan.prompts, plan.options, self.tally)
+
+    @classmethod
+    def start(cls, plan: Plan) -> _Batch | None:
+        """Prepare every item and show the progress; None when there is nothing to ask."""
+        if plan.concurrency < 1:
+            raise InputError(f"concurrency must be at least 1, not {plan.concurrency}")
+        if not plan.prompts:
+            return None
+        # What would fail every item (no model, an unknown provider) fails the batch, before anything is sent.
+        options = plan.options
+        plan.session.prepare("?", model=options.get("model"), provider=options.get("provider"), history=False)
+        job = cls(plan)
+        plan.reporter.start(job.tally.snapshot())
+        return job
+
+    async def sending(self) -> None:
+        """On the loop thread: every prepared item, `concurrency` at a time."""
+        registry = self.plan.session.registry
+        jobs = [
+            (position, registry.get(exchange.provider), exchange.request)
+            for position, exchange in enumerate(self.exchanges)
+            if exchange is not None
+        ]
+        try:
+            await send_all(jobs, self.plan.concurrency, self.tally, self.plan.reporter)
+        finally:
+            self.tally.close()
+
+    def abandon(self) -> None:
+        self.tally.close()
+        self.plan.reporter.finish(self.tally.snapshot("interrupted"), keep=self.plan.keep_progress)
+
+    def finish(self, state: State) -> BatchResult:
+        self.tally.close()  # a batch stopped before it started never ran sending()
+        result = _assemble(self.plan, self.exchanges, self.tally, interrupted=state == "interrupted")
+        failed = len(result.errors)  # counts answers that arrived but could not be presented (-f json)
+        snapshot = dataclasses.replace(self.tally.snapshot(state), failed=failed)
+        self.plan.reporter.finish(snapshot, keep=self.plan.keep_progress)
+        return result
 
 
 def _prepare_all(
@@ -153,29 +214,7 @@ def _prepare_all(
     return exchanges
 
 
-def _wait(
-    session: Session, jobs: list[tuple[int, Any, Any]], concurrency: int, tally: Tally, reporter: Reporter
-) -> State:
-    """Run the jobs on the loop thread; Ctrl-C (cancelled there by LoopThread.run) ends the wait early."""
-    try:
-        session.loop.run(send_all(jobs, concurrency, tally, reporter))
-        return "finished"
-    except KeyboardInterrupt:
-        return "interrupted"
-    finally:
-        tally.close()
-
-
-def _assemble(
-    session: Session,
-    labels: Sequence[Hashable],
-    prompts: Sequence[str | PuterError],
-    exchanges: Sequence[Exchange | None],
-    tally: Tally,
-    present: Callable[[Answer], Any],
-    *,
-    interrupted: bool,
-) -> BatchResult:
+def _assemble(plan: Plan, exchanges: Sequence[Exchange | None], tally: Tally, *, interrupted: bool) -> BatchResult:
     """Answers in input order; with history, each one is recorded now, in that order."""
     values: list[Any] = []
     answers: list[Answer | None] = []
@@ -185,16 +224,16 @@ def _assemble(
             answers.append(None)
             values.append(tally.failures.get(position, NOT_RUN))
             continue
-        answer = session.record(exchange, completion.text, usage=completion.usage, model=completion.model)
+        answer = plan.session.record(exchange, completion.text, usage=completion.usage, model=completion.model)
         answers.append(answer)
         try:
-            values.append(present(answer))
+            values.append(plan.present(answer))
         except PuterError as error:  # e.g. -f json and an answer that is not JSON: the answer is still kept
             values.append(BatchError.of(error))
-    shown = [p if isinstance(p, str) else None for p in prompts]
+    shown = [p if isinstance(p, str) else None for p in plan.prompts]
     return BatchResult(
         values,
-        labels=labels,
+        labels=plan.labels,
         prompts=shown,
         answers=answers,
         interrupted=interrupted,
@@ -295,53 +334,3 @@ async def _tick(tally: Tally, reporter: Reporter) -> None:
             logger.warning("batch progress display failed, no more updates: %s", error)
             return
         shown, shown_at = (snapshot.done, snapshot.failed, snapshot.retries), now
-
-
-# --- %%puter --map --------------------------------------------------------------------------------
-
-_NOT_WITH_MAP = {
-    "insert": "--insert",
-    "raw": "--raw",
-    "thread": "-t/--thread",
-    "new": "--new",
-}
-
-
-def run_map(
-    session: Session, args: Any, template: str, namespace: Mapping[str, Any], *, fmt: str, terminal: bool
-) -> tuple[Any, BatchResult]:
-    """`%%puter --map VAR`: the cell is a template over the items of VAR (notebook variables are seen too).
-
-    Returns what -o stores (a BatchResult, or a Series for pandas input) and the BatchResult.
-    """
-    for name, option in _NOT_WITH_MAP.items():
-        if getattr(args, name, None):
-            raise InputError(
-                f"{option} does not go with --map",
-                hint="--map answers are not kept in a thread; use puter_magic.batch(..., history=True) for that",
-            )
-    source = Rows.of(resolve(args.map, namespace))
-    result = run(
-        session,
-        source.labels,
-        prompts_of(source, template, namespace),
-        options=dict(
-            model=args.model,
-            system=args.system,
-            provider=args.provider,
-            temperature=args.temperature,
-            max_tokens=args.max_tokens,
-            history=False,
-        ),
-        concurrency=args.concurrency or DEFAULT_CONCURRENCY,
-        reporter=choose(True, terminal=terminal),
-        present=lambda answer: value_of(answer, fmt),
-        keep_progress=bool(args.quiet) or terminal,
-    )
-    return source.shaped(result), result
-
-
-def interrupted_message(result: BatchResult, out: str | None) -> str:
-    ran = len(result) - len(result.not_run)
-    kept = f"the {ran} results are kept in {out}" if out else "add -o VAR to keep the results"
-    return f"interrupted after {ran} of {len(result)}; {kept}"

@@ -32,7 +32,7 @@ class Stop:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._requested = False
-        self._callbacks: list[Callable[[], None]] = []
+        self._callbacks: list[Callable[[], object]] = []
 
     @property
     def requested(self) -> bool:
@@ -47,7 +47,7 @@ class Stop:
         for callback in callbacks:
             callback()
 
-    def on_request(self, callback: Callable[[], None]) -> None:
+    def on_request(self, callback: Callable[[], object]) -> None:
         """Call `callback` (which must be thread-safe) on request, or now if it was already requested."""
         with self._lock:
             if not self._requested:
@@ -117,14 +117,17 @@ class LoopThread:
     def _spawn(self, coro: Coroutine[Any, Any, T]) -> _Job[T]:
         return _Job(self.loop, coro)
 
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        """Run a coroutine on the loop thread and wait; Ctrl-C cancels it, then re-raises."""
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None, stop: Stop | None = None) -> T:
+        """Run a coroutine on the loop thread and wait; Ctrl-C cancels it, then re-raises. A `stop` request
+        cancels it too: the caller sees concurrent.futures.CancelledError."""
         if self.in_loop_thread():
             coro.close()
             self._guard()
         job: _Job[T] | None = None
         try:
             job = self._spawn(coro)
+            if stop is not None:
+                stop.on_request(job.future.cancel)
             return job.future.result(timeout)
         except BaseException:
             if job is not None:
@@ -138,7 +141,7 @@ class LoopThread:
         waiter = asyncio.wrap_future(future)
         if stop is not None:
             caller = asyncio.get_running_loop()
-            stop.on_request(lambda: _cancel_from_any_thread(caller, waiter))
+            stop.on_request(lambda: caller.call_soon_threadsafe(waiter.cancel))
         try:
             return await waiter
         except asyncio.CancelledError:
@@ -199,10 +202,6 @@ class LoopThread:
         finally:
             if not finished:
                 future.cancel()
-
-
-def _cancel_from_any_thread(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
-    loop.call_soon_threadsafe(future.cancel)
 
 
 class _ThreadsafeInbox:

@@ -28,7 +28,9 @@ from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, observe
 from . import commands
 from .answering import Transcript
 from .awaiting import CellAwaiter
-from .batches import interrupted_message, run_map
+from .batch_map import interrupted_message, map_plan
+from .batches import arun as arun_batch
+from .batches import run as run_batch
 from .display import AnswerView, in_terminal
 from .errors import InputError, PuterError
 from .formats import FORMATS, bundle, value_of
@@ -154,7 +156,7 @@ class PuterMagics(Magics):
         try:
             args = parse_options(line)
             if args.map:
-                return self.map(args, cell)
+                return await self.amap(args, cell)
             exchange, view, fmt = self._prepare(args, cell)
             answer = await self._areceive(exchange, view, stream=not args.no_stream)
             return None if answer is None else self._show(args, fmt, view, answer)
@@ -201,14 +203,26 @@ class PuterMagics(Magics):
         return None
 
     def map(self, args: Any, cell: str) -> None:
-        """--map VAR: the cell is a template asked for every item of VAR, many at once (see batches.py)."""
-        namespace = self.namespace()
+        """--map VAR: the cell is a template asked for every item of VAR, many at once (see batch_map.py)."""
+        plan, rows = self._map_plan(args, cell)
+        result = run_batch(plan)
+        self._show_map(args, rows.shaped(result), result)
+
+    async def amap(self, args: Any, cell: str) -> None:
+        """map() on the kernel's loop, so that the panel's Stop (like the kernel's interrupt) can end it."""
+        plan, rows = self._map_plan(args, cell)
+        result = await arun_batch(plan)
+        self._show_map(args, rows.shaped(result), result)
+
+    def _map_plan(self, args: Any, cell: str) -> tuple[Any, Any]:
         fmt = args.format or self.default_format
-        value, result = run_map(
-            self.session, args, cell.strip("\n"), namespace, fmt=fmt, terminal=in_terminal(self.shell)
+        return map_plan(
+            self.session, args, cell.strip("\n"), self.namespace(), fmt=fmt, terminal=in_terminal(self.shell)
         )
+
+    def _show_map(self, args: Any, value: Any, result: Any) -> None:
         if args.out:
-            namespace[args.out] = value
+            self.namespace()[args.out] = value
         if not args.quiet:
             display(result)
         if result.interrupted:

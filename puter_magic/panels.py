@@ -8,10 +8,10 @@ with `session.on_change` and acts through the session's own methods. Widget call
 shell thread and return at once; network work (Fetch, the status check, login) runs on the session's loop
 thread, and its results reach the widgets by trait assignment (see panel_jobs.py).
 
-Stop ends the answer being streamed (`Session.stop()`) and the panel's own work. The click reaches a streaming
-%%puter cell because such cells run as coroutines where the kernel allows it (ipykernel ≥ 7.4, see awaiting.py);
-in an older kernel clicks wait until the cell ends, so there the kernel interrupt (■, or I,I) stops an answer.
-Either way the part that arrived is kept, flagged as interrupted.
+Stop ends the answer being streamed, or a --map batch (`Session.stop()`), and the panel's own work. The click
+reaches a running %%puter cell because such cells run as coroutines where the kernel allows it (ipykernel ≥ 7.4,
+see awaiting.py); in an older kernel clicks wait until the cell ends, so there the kernel interrupt (■, or I,I)
+stops an answer. Either way the part that arrived is kept, flagged as interrupted.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from IPython.core.error import UsageError
 
 from puter_magic.answering import Transcript
 from puter_magic.awaiting import CellAwaiter, magic_call
+from puter_magic.batches import batch
 from puter_magic.panels import panel
 
 WAIT = 10.0
@@ -247,3 +248,45 @@ def test_the_panel_stop_button_ends_the_answer_and_says_so(slow, monkeypatch):
         assert last_turn(slow).interrupted
     finally:
         p.close()
+
+
+# --- batches --------------------------------------------------------------------------------------------
+
+
+def press_after_answers(puter_server, count: int, press) -> None:
+    def wait_then_press():
+        if puter_server.state.wait_for(lambda s: len(s.requests) >= count, WAIT):
+            press()
+
+    threading.Thread(target=wait_then_press, daemon=True).start()
+
+
+def test_stop_ends_a_batch_and_keeps_what_finished(session, puter_server):
+    puter_server.state.settings.latency = 0.1
+    press_after_answers(puter_server, 5, session.stop)
+    result = batch([f"prompt {i}" for i in range(40)], model="echo", session=session, concurrency=2, progress=False)
+    assert result.interrupted and len(result) == 40
+    assert 0 < len(result) - len(result.not_run) < 40
+    assert all(value == f"prompt {i}" for i, value in enumerate(result) if value)
+    assert len(session.answering) == 0
+
+
+@pytest.mark.parametrize("how", ["stop", "interrupt"])
+def test_an_awaited_map_cell_ends_early_with_what_finished(magics, shell, puter_server, how):
+    magics.session.set_model("echo")
+    puter_server.state.settings.latency = 0.1
+    shell.user_ns["many"] = [f"prompt {i}" for i in range(40)]
+
+    async def cell():
+        task = asyncio.ensure_future(magics.ask_async("--map many -o partial --quiet --concurrency 2", "@{item}"))
+        press_after_answers(puter_server, 5, magics.session.stop if how == "stop" else lambda: None)
+        if how == "interrupt":  # what ipykernel does to an awaited cell on SIGINT
+            await asyncio.to_thread(puter_server.state.wait_for, lambda s: len(s.requests) >= 5, WAIT)
+            task.cancel()
+        await task
+
+    with pytest.raises(UsageError, match=r"interrupted after (\d+) of 40; the \1 results are kept in partial"):
+        asyncio.run(cell())
+    partial = shell.user_ns["partial"]
+    assert partial.interrupted and 0 < len(partial) - len(partial.not_run) < 40
+    assert puter_server.state.wait_for(lambda s: s.in_flight == 0)

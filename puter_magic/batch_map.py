@@ -1,0 +1,59 @@
+"""`%%puter --map VAR`: the cell is a template asked once per item of VAR, as a batch (see batches.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .batch_types import BatchResult, Rows, prompts_of
+from .batches import DEFAULT_CONCURRENCY, Plan
+from .errors import InputError
+from .formats import value_of
+from .interpolate import resolve
+from .progress import choose
+from .sessions import Session
+
+_NOT_WITH_MAP = {
+    "insert": "--insert",
+    "raw": "--raw",
+    "thread": "-t/--thread",
+    "new": "--new",
+}
+
+
+def map_plan(
+    session: Session, args: Any, template: str, namespace: Mapping[str, Any], *, fmt: str, terminal: bool
+) -> tuple[Plan, Rows]:
+    """The batch a --map cell asks for (notebook variables are seen too), and the rows its result is shaped by."""
+    for name, option in _NOT_WITH_MAP.items():
+        if getattr(args, name, None):
+            raise InputError(
+                f"{option} does not go with --map",
+                hint="--map answers are not kept in a thread; use puter_magic.batch(..., history=True) for that",
+            )
+    source = Rows.of(resolve(args.map, namespace))
+    options = dict(
+        model=args.model,
+        system=args.system,
+        provider=args.provider,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        history=False,
+    )
+    plan = Plan(
+        session,
+        source.labels,
+        prompts_of(source, template, namespace),
+        options,
+        choose(True, terminal=terminal),
+        args.concurrency or DEFAULT_CONCURRENCY,
+        present=lambda answer: value_of(answer, fmt),
+        keep_progress=bool(args.quiet) or terminal,
+    )
+    return plan, source
+
+
+def interrupted_message(result: BatchResult, out: str | None) -> str:
+    ran = len(result) - len(result.not_run)
+    kept = f"the {ran} results are kept in {out}" if out else "add -o VAR to keep the results"
+    return f"interrupted after {ran} of {len(result)}; {kept}"
