@@ -29,6 +29,8 @@ from . import commands
 from .answering import Transcript
 from .awaiting import CellAwaiter
 from .batch_map import interrupted_message, map_plan
+from .batch_types import BatchResult, Rows
+from .batches import Plan
 from .batches import arun as arun_batch
 from .batches import run as run_batch
 from .display import AnswerView, in_terminal
@@ -214,13 +216,11 @@ class PuterMagics(Magics):
         result = await arun_batch(plan)
         self._show_map(args, rows.shaped(result), result)
 
-    def _map_plan(self, args: Any, cell: str) -> tuple[Any, Any]:
-        fmt = args.format or self.default_format
-        return map_plan(
-            self.session, args, cell.strip("\n"), self.namespace(), fmt=fmt, terminal=in_terminal(self.shell)
-        )
+    def _map_plan(self, args: Any, cell: str) -> tuple[Plan, Rows]:
+        fmt, terminal = args.format or self.default_format, in_terminal(self.shell)
+        return map_plan(self.session, args, cell.strip("\n"), self.namespace(), fmt=fmt, terminal=terminal)
 
-    def _show_map(self, args: Any, value: Any, result: Any) -> None:
+    def _show_map(self, args: Any, value: Any, result: BatchResult) -> None:
         if args.out:
             self.namespace()[args.out] = value
         if not args.quiet:
