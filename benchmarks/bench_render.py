@@ -4,13 +4,15 @@ All run inside a real IPython kernel (jupyter_client) against the local Puter se
 frontend side counts the display messages. %%puter is measured both ways it runs: called (IPython's cell-magic
 call, the path of older kernels and nested cells) and awaited (what a top-level %%puter cell becomes in
 ipykernel ≥ 7.4, so that Stop works; see awaiting.py). Targets: %%puter ≤ 1.3× the client alone, ≤ 20 display
-updates per second of streaming whatever the chunk count.
+updates per second of streaming whatever the chunk count. Also reported: how long after a click on the panel's
+Stop (a comm message, as JupyterLab sends it) a streaming cell has ended and the kernel is idle again.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import time
 
 import httpx
 from common import Measurement, local_puter_process
@@ -59,6 +61,33 @@ def execute(client, code: str, *, timed: bool = True) -> tuple[float, int]:
     return elapsed or 0.0, updates
 
 
+def stop_latency(client, stop_button: str) -> float:
+    """Seconds from the Stop click to the idle kernel, for an answer that would otherwise stream for minutes."""
+    msg_id = client.execute("%%puter -m slow --no-history\ngo")
+    updates = 0
+    while updates < 3:
+        msg = client.get_iopub_msg(timeout=120)
+        updates += msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "update_display_data"
+    click = {"comm_id": stop_button, "data": {"method": "custom", "content": {"event": "click"}}}
+    clicked = time.perf_counter()
+    client.shell_channel.send(client.session.msg("comm_msg", click))
+    while True:
+        msg = client.get_iopub_msg(timeout=120)
+        done = msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle"
+        if done and msg["parent_header"].get("msg_id") == msg_id:
+            return time.perf_counter() - clicked
+
+
+def stop_button(client) -> str:
+    code = "import puter_magic; _panel = puter_magic.panel(); print('COMM', _panel._stop.comm.comm_id)"
+    msg_id = client.execute(code)
+    while True:
+        msg = client.get_iopub_msg(timeout=120)
+        mine = msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "stream"
+        if mine and "COMM" in msg["content"]["text"]:
+            return msg["content"]["text"].split()[1]
+
+
 def run(runs: int = RUNS) -> dict[str, Measurement]:
     with local_puter_process() as facts, tempfile.TemporaryDirectory() as home:
         settings = {"slow_chunks": CHUNKS, "slow_rate": 0, "stream_batch": 1}
@@ -84,6 +113,10 @@ def run(runs: int = RUNS) -> dict[str, Measurement]:
                 elapsed, updates = execute(client, AWAITED)
                 awaited.append(elapsed)
                 rates.append(updates / elapsed)
+            slow = {"slow_chunks": 10**6, "slow_rate": 50, "stream_batch": 1}
+            httpx.post(f"{facts['origin']}/__fake__/settings", json=slow).raise_for_status()
+            button = stop_button(client)
+            stops = [stop_latency(client, button) for _ in range(runs)]
         finally:
             client.stop_channels()
             manager.shutdown_kernel(now=True)
@@ -92,6 +125,7 @@ def run(runs: int = RUNS) -> dict[str, Measurement]:
         "magic": Measurement("%%puter called (streamed into one display)", magic),
         "awaited": Measurement("%%puter awaited (the same, Stop-able)", awaited),
         "rate": Measurement("display updates per second", rates),
+        "stop": Measurement("Stop click → cell ended, kernel idle", stops),
     }
 
 
@@ -106,5 +140,6 @@ def report(results: dict[str, Measurement]) -> str:
             f"| {results['magic'].name} | {magic:.3f} s | {magic / alone:.2f}× (target ≤ 1.3×) |",
             f"| {results['awaited'].name} | {awaited:.3f} s | {awaited / alone:.2f}× (target ≤ 1.3×) |",
             f"| {results['rate'].name} | {rate:.1f} /s | target ≤ 20, independent of the chunk count |",
+            f"| {results['stop'].name} | {results['stop'].median * 1000:.0f} ms | reported (no target) |",
         ]
     )
