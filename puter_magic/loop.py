@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import queue
 import threading
 import weakref
@@ -211,7 +212,10 @@ class _ThreadsafeInbox:
         self._loop, self._target = loop, target
 
     def put(self, batch: list[Any]) -> None:
-        self._loop.call_soon_threadsafe(self._target.put_nowait, batch)
+        if self._loop.is_closed():  # the caller left and its loop ended (asyncio.run): nobody waits for these
+            return
+        with contextlib.suppress(RuntimeError):  # …or it closed just now
+            self._loop.call_soon_threadsafe(self._target.put_nowait, batch)
 
 
 async def _produce(source: Callable[[], AsyncIterable[Any]], inbox: Any) -> None:

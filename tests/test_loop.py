@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import sys
@@ -194,3 +195,35 @@ def test_a_stop_ends_an_async_iteration_and_cancels_an_awaited_result(loop_threa
     assert seen == ["first"] and requested
     assert loop_thread.run(asyncio.sleep(0, result="usable")) == "usable"
     assert closed.wait(5), "the producer on the loop thread was cancelled"
+
+
+def test_a_producer_that_outlives_its_async_consumers_loop_ends_quietly(loop_thread):
+    """The consumer left early and asyncio.run() closed its loop before the producer's cleanup handed its
+    last batch over: that hand-off has nobody to go to, and must not fail the producer."""
+    release, closed = threading.Event(), threading.Event()
+
+    async def slow_cleanup():
+        try:
+            yield "first"
+            await asyncio.sleep(3600)
+        finally:
+            await asyncio.to_thread(release.wait, 5)
+            closed.set()
+
+    async def leave_early():
+        async with aclosing(loop_thread.aiterate(slow_cleanup)) as items:
+            async for _ in items:
+                break
+        return asyncio.current_task().get_loop()
+
+    reported = []
+    loop_thread.loop.set_exception_handler(lambda loop, context: reported.append(context))
+    finished_loop = asyncio.run(leave_early())
+    assert finished_loop.is_closed()
+    release.set()
+    assert closed.wait(5)
+    for _ in range(3):  # the producer's task finishes, and is collected: an unretrieved error is reported then
+        loop_thread.run(asyncio.sleep(0))
+    gc.collect()
+    assert loop_thread.run(asyncio.sleep(0, result="usable")) == "usable"
+    assert reported == []
