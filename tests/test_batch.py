@@ -12,6 +12,7 @@ import threading
 import time
 
 import pytest
+from cells import run
 from IPython.core.error import UsageError
 
 from puter_magic.batch_types import BatchError, BatchResult
@@ -322,15 +323,6 @@ def test_the_result_shows_a_summary_and_a_table():
 
 
 # --- %%puter --map --------------------------------------------------------------------------------
-
-
-def run(shell, source):
-    result = shell.run_cell(source)
-    if result.error_in_exec is not None:
-        raise result.error_in_exec
-    if result.error_before_exec is not None:
-        raise result.error_before_exec
-    return result.result
 
 
 def test_map_asks_the_cell_for_every_item(shell, magics, capsys):

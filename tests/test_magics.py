@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from cells import run
 from IPython.core.error import UsageError
 
 from puter_magic.magics import PuterMagics, unload
@@ -23,15 +24,6 @@ def magics(request, shell, magics):
         assert shell.transform_cell("%%puter\nHi").startswith("await "), "the awaited path is the one tested"
     yield magics
     magics.awaiter.uninstall()
-
-
-def run(shell, source: str, cell_id: str | None = None):
-    result = shell.run_cell(source, cell_id=cell_id)
-    if result.error_in_exec is not None:
-        raise result.error_in_exec
-    if result.error_before_exec is not None:
-        raise result.error_before_exec
-    return result.result
 
 
 def cell(options: str, body: str) -> str:

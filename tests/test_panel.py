@@ -15,6 +15,7 @@ import threading
 
 import ipywidgets as widgets
 import pytest
+from cells import run
 
 from puter_magic.config import Settings
 from puter_magic.panel_login import HIDDEN
@@ -81,15 +82,6 @@ def make_panel():
     yield make
     for p in made:
         p.close()
-
-
-def run(shell, source: str):
-    result = shell.run_cell(source)
-    if result.error_in_exec is not None:
-        raise result.error_in_exec
-    if result.error_before_exec is not None:
-        raise result.error_before_exec
-    return result.result
 
 
 # --- the status badge -------------------------------------------------------------------------------
