@@ -291,6 +291,8 @@ def load(shell: Any) -> PuterMagics:
 def unload(shell: Any) -> None:
     for kind in ("line", "cell"):
         shell.magics_manager.magics[kind].pop("puter", None)
+    if isinstance(shell.magics_manager.registry.get(PuterMagics.__name__), PuterMagics):
+        del shell.magics_manager.registry[PuterMagics.__name__]  # what the panel asks whether Stop reaches cells
     for configurable in list(getattr(shell, "configurables", [])):
         if isinstance(configurable, PuterMagics):
             shell.configurables.remove(configurable)

@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
 from puter_magic.answering import Transcript
-from puter_magic.awaiting import CellAwaiter, magic_call
+from puter_magic.awaiting import CellAwaiter, magic_call, stop_reaches_answers
 from puter_magic.batches import batch
+from puter_magic.magics import unload
 from puter_magic.panels import panel
 
 WAIT = 10.0
@@ -290,3 +291,10 @@ def test_an_awaited_map_cell_ends_early_with_what_finished(magics, shell, puter_
     partial = shell.user_ns["partial"]
     assert partial.interrupted and 0 < len(partial) - len(partial.not_run) < 40
     assert puter_server.state.wait_for(lambda s: s.in_flight == 0)
+
+
+def test_after_unload_the_panel_no_longer_counts_on_the_rewrite(shell, magics):
+    magics.awaiter.supported = True
+    assert stop_reaches_answers(shell)
+    unload(shell)
+    assert not stop_reaches_answers(shell), "an unloaded extension's cells are not rewritten"
