@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .batch_types import NOT_RUN, BatchError, BatchResult, Rows, prompts_of
@@ -108,21 +109,9 @@ def run(plan: Plan) -> BatchResult:
     job = _Batch.start(plan)
     if job is None:
         return BatchResult()
-    try:
-        with plan.session.answering.tracking(job.stop):
-            plan.session.loop.run(job.sending(), stop=job.stop)
-        state: State = "finished"
-    except KeyboardInterrupt:
-        state = "interrupted"
-    except concurrent.futures.CancelledError:
-        if not job.stop.requested:
-            job.abandon()
-            raise
-        state = "interrupted"
-    except BaseException:
-        job.abandon()
-        raise
-    return job.finish(state)
+    with job.waiting():
+        plan.session.loop.run(job.sending(), stop=job.stop)
+    return job.finish()
 
 
 async def arun(plan: Plan) -> BatchResult:
@@ -131,16 +120,9 @@ async def arun(plan: Plan) -> BatchResult:
     job = _Batch.start(plan)
     if job is None:
         return BatchResult()
-    try:
-        with plan.session.answering.tracking(job.stop):
-            await plan.session.loop.run_async(job.sending(), stop=job.stop)
-        state: State = "finished"
-    except asyncio.CancelledError:
-        state = "interrupted"
-    except BaseException:
-        job.abandon()
-        raise
-    return job.finish(state)
+    with job.waiting():
+        await plan.session.loop.run_async(job.sending(), stop=job.stop)
+    return job.finish()
 
 
 class _Batch:
@@ -149,6 +131,7 @@ class _Batch:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.stop = Stop()
+        self.state: State = "running"
         self.tally = Tally(len(plan.prompts))
         self.exchanges = _prepare_all(plan.session, plan.prompts, plan.options, self.tally)
 
@@ -179,15 +162,34 @@ class _Batch:
         finally:
             self.tally.close()
 
+    @contextlib.contextmanager
+    def waiting(self) -> Iterator[None]:
+        """Around the wait for the answers: Ctrl-C, the kernel's interrupt of an awaited cell (CancelledError) and
+        this batch's Stop end it early, keeping what finished; anything else abandons it and propagates."""
+        try:
+            with self.plan.session.answering.tracking(self.stop):
+                yield
+            self.state = "finished"
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            self.state = "interrupted"
+        except concurrent.futures.CancelledError:  # LoopThread.run() after a Stop, or the loop shutting down
+            if not self.stop.requested:
+                self.abandon()
+                raise
+            self.state = "interrupted"
+        except BaseException:
+            self.abandon()
+            raise
+
     def abandon(self) -> None:
         self.tally.close()
         self.plan.reporter.finish(self.tally.snapshot("interrupted"), keep=self.plan.keep_progress)
 
-    def finish(self, state: State) -> BatchResult:
+    def finish(self) -> BatchResult:
         self.tally.close()  # a batch stopped before it started never ran sending()
-        result = _assemble(self.plan, self.exchanges, self.tally, interrupted=state == "interrupted")
+        result = _assemble(self.plan, self.exchanges, self.tally, interrupted=self.state == "interrupted")
         failed = len(result.errors)  # counts answers that arrived but could not be presented (-f json)
-        snapshot = dataclasses.replace(self.tally.snapshot(state), failed=failed)
+        snapshot = dataclasses.replace(self.tally.snapshot(self.state), failed=failed)
         self.plan.reporter.finish(snapshot, keep=self.plan.keep_progress)
         return result
 
