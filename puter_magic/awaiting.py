@@ -69,10 +69,10 @@ class CellAwaiter:
         self.depth = 0  # cells running now: > 0 means a transform is for code run from inside a cell
 
     def __call__(self, lines: list[str]) -> list[str]:
-        if not self.active or self.depth or not self._runs_async():
+        if not self.active or self.depth:
             return lines
-        found = magic_call(lines)
-        if found is None:
+        found = magic_call(lines)  # None at once for every cell that is not %%puter
+        if found is None or not self._runs_async():
             return lines
         line, cell = found
         return [AWAIT.format(owner=self.owner, line=line, cell=cell)]
