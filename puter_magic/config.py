@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -24,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
+from .redact import logger
 
 DEFAULT_API_ORIGIN = "https://api.puter.com"
 DEFAULT_GUI_ORIGIN = "https://puter.com"
@@ -175,9 +177,34 @@ def state_dir(environ: Mapping[str, str] | None = None) -> Path:
     return Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "puter-magic"
 
 
+_warned_folders: set[Path] = set()
+
+
+def make_private_folder(folder: Path) -> None:
+    """Create `folder` with mode 0700, or tighten an existing one that others may enter; say once if we cannot."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if os.name != "posix":
+        return
+    mode = stat.S_IMODE(folder.stat().st_mode)
+    if not mode & 0o077:
+        return
+    try:
+        os.chmod(folder, 0o700)
+    except OSError as exc:
+        if folder not in _warned_folders:
+            _warned_folders.add(folder)
+            logger.warning(
+                "%s can be read by other users (mode 0%o) and could not be made private (%s); "
+                "set PUTER_MAGIC_HOME to a folder you own",
+                folder,
+                mode,
+                exc.strerror or type(exc).__name__,
+            )
+
+
 def write_private(path: Path, text: str) -> None:
     """Write atomically (temp file + rename) with mode 0600, in a folder only the user can read."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_folder(path.parent)
     fd, tmp = tempfile.mkstemp(  # mkstemp creates the file with mode 0600
         dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
     )

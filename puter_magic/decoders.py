@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from puter_magic.errors import MalformedStream
+from puter_magic.redact import excerpt
 
 __all__ = ["LineDecoder", "NDJSONDecoder", "SSEDecoder", "ServerSentEvent"]
 
 _BOM = b"\xef\xbb\xbf"
-_EXCERPT = 80
 
 
 class LineDecoder:
@@ -70,14 +70,6 @@ def _strip_bom(line: bytes) -> bytes:
     return line[3:] if line.startswith(_BOM) else line
 
 
-def _excerpt(line: bytes) -> str:
-    """A repr of the start of `line`, at most about `_EXCERPT` characters."""
-    text = repr(line[: _EXCERPT * 4].decode("utf-8", "replace"))
-    if len(text) <= _EXCERPT + 2:
-        return text
-    return text[: _EXCERPT + 1] + "…" + text[0]
-
-
 class NDJSONDecoder:
     """bytes in, parsed JSON values out; blank (whitespace-only) lines skipped.
 
@@ -116,7 +108,7 @@ class NDJSONDecoder:
             except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, deep nesting
                 if line.isspace():  # checked only here, off the hot path
                     continue
-                raise MalformedStream(f"malformed line in the stream: {_excerpt(line)}") from exc
+                raise MalformedStream(f"malformed line in the stream: {excerpt(line)}") from exc
         return values
 
 

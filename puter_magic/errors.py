@@ -28,13 +28,19 @@
         └── MalformedStream          a line of the stream could not be decoded
 
 A stream error carries `partial`, the text that had arrived, so nothing received is lost.
-Messages never contain credentials: the HTTP layer redacts them before an error is built.
+
+No error holds a secret: whatever a server wrote becomes an error here, so this is where it is redacted, once.
+`PuterError.__init__` passes the message and hint through `redact()`, `APIError` its `code` and (recursively)
+its `body`, and `str()`, `repr()` and `one_line()` redact again when they render (a secret registered later
+is hidden too). `partial` is not redacted: it is the model's answer, the user's own content.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from .redact import redact, redact_data
 
 
 class PuterError(Exception):
@@ -43,17 +49,24 @@ class PuterError(Exception):
     hint: str = ""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        message = redact(message)
         super().__init__(message)
         self.message = message
         if hint is not None:
-            self.hint = hint
+            self.hint = redact(hint)
+
+    def __str__(self) -> str:
+        return redact(super().__str__())
+
+    def __repr__(self) -> str:
+        return redact(super().__repr__())
 
     def one_line(self) -> str:
         """The message and what to do about it, on one line."""
         text = " ".join(self.message.split())
         if self.hint:
-            return f"{text} — {self.hint}"
-        return text
+            text = f"{text} — {self.hint}"
+        return redact(text)
 
 
 class ConfigurationError(PuterError):
@@ -106,8 +119,8 @@ class APIError(PuterError):
     ) -> None:
         super().__init__(message, hint=hint)
         self.status_code = status_code
-        self.code = code
-        self.body = body
+        self.code = redact(code) if isinstance(code, str) else code
+        self.body = redact_data(body)
 
 
 class AuthenticationError(APIError):

@@ -350,9 +350,9 @@ def retry_after_of(response: httpx.Response) -> float | None:
 
 
 def json_or_text(body: bytes) -> Mapping[str, Any] | str:
-    """An error body: parsed JSON when it is a JSON object, else the text (trimmed)."""
+    """An error body: parsed JSON when it is a JSON object, else the text (redacted, then trimmed)."""
     try:
         data = json.loads(body)
-    except ValueError:
-        return body.decode("utf-8", "replace").strip()[:500]
-    return data if isinstance(data, dict) else str(data)[:500]
+    except (ValueError, RecursionError):
+        return redact(body.decode("utf-8", "replace").strip())[:500]
+    return data if isinstance(data, dict) else redact(str(data))[:500]

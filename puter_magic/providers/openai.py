@@ -17,7 +17,7 @@ import httpx
 from ..decoders import SSEDecoder
 from ..errors import ConnectionFailed, MalformedStream, PuterError, StreamFailed, StreamTruncated
 from ..http import Policy, decoded, json_or_text, make_client, open_response, retry_after_of, status_error
-from ..redact import register_secret
+from ..redact import excerpt, register_secret
 from ..types import (
     ChatRequest,
     Completion,
@@ -133,8 +133,8 @@ class OpenAIProvider:
                             try:
                                 chunk = json.loads(event.data)
                             except ValueError:
-                                excerpt = event.data[:80]
-                                raise MalformedStream(f"malformed event: {excerpt!r}", partial="".join(texts)) from None
+                                shown = excerpt(event.data)
+                                raise MalformedStream(f"malformed event: {shown}", partial="".join(texts)) from None
                             if not isinstance(chunk, dict):
                                 continue
                             if "error" in chunk:

@@ -9,7 +9,7 @@ NDJSON completion stream after ``after`` text lines:
 ``drop``        abort the connection after ``after`` text lines (no terminating chunk)
 ``error_line``  after ``after`` text lines send ``{"type":"error","message":…}`` and end the stream
 ``truncate``    end the stream cleanly after ``after`` text lines, without the usage line
-``malformed``   send a line that is not JSON after ``after`` text lines, then carry on normally
+``malformed``   send a line that is not JSON (``message``, if given) after ``after`` text lines, then carry on
 ``stall``       send nothing for ``seconds`` after ``after`` text lines; with ``after=0`` before the
                 response headers (also delays a non-streaming completion)
 ==============  =============================================================================================
@@ -105,8 +105,8 @@ class Fault:
         return cls("truncate", after=after, **options)
 
     @classmethod
-    def malformed(cls, after: int = 0, **options: Any) -> Fault:
-        return cls("malformed", after=after, **options)
+    def malformed(cls, after: int = 0, line: str | None = None, **options: Any) -> Fault:
+        return cls("malformed", after=after, message=line, **options)
 
     @classmethod
     def stall(cls, seconds: float, after: int = 0, **options: Any) -> Fault:

@@ -73,7 +73,7 @@ async def stream_body(state: FakePuter, plan: StreamPlan) -> AsyncIterator[bytes
                     outcome = "completed"
                     return
                 if fault.kind == "malformed":
-                    yield MALFORMED_LINE
+                    yield fault.message.encode() + b"\n" if fault.message else MALFORMED_LINE
                     sent += 1
                 if fault.kind == "stall":
                     await asyncio.sleep(fault.seconds)
