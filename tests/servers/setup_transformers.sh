@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Installs `transformers serve` for the real-server tests: a separate venv with torch 2.13.0 (CPU, from the local
-# wheel this machine kind ships) and transformers[serving], then a tiny random Llama in a Hugging Face cache that
-# the server loads with HF_HUB_OFFLINE=1. See shared/openai-servers.md.
+# Installs `transformers serve` for the real-server tests: a separate venv with torch 2.13.0 and
+# transformers[serving], then a tiny random Llama in a Hugging Face cache that the server loads with
+# HF_HUB_OFFLINE=1. See shared/openai-servers.md.
 #
+# torch is pinned to 2.13.0 and comes from wherever pip finds it: pip's own index and find-links (a machine whose
+# pip config points at a folder of CPU wheels takes the file from there), TORCH_WHEEL when given, or
+# TORCH_INDEX_URL. On Linux, PyPI's torch is the CUDA build (several GB);
+# TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu takes the CPU build (a few hundred MB) instead.
 # Idempotent and cached: a complete venv and a complete model carry marker files and are reused; an incomplete
-# venv is removed and rebuilt. Never lets pip fetch a torch from the index (that one would pull GBs of CUDA).
+# venv is removed and rebuilt.
 # Environment:
 #   PUTER_MAGIC_SERVERS_CACHE  the cache folder (default: <repo>/.cache)
 #   TF_VENV      the venv (default: $PUTER_MAGIC_SERVERS_CACHE/tf-venv)
 #   TF_HF_HOME   the Hugging Face home holding the model (default: $PUTER_MAGIC_SERVERS_CACHE/hf-home)
-#   TORCH_WHEEL  a torch 2.13.0 CPU wheel file (default: searched for in $PIP_FIND_LINKS and /opt/wheels)
-#   PYTHON3      the interpreter that creates the venv (default: python3; must match the wheel's cp tag)
+#   TORCH_WHEEL  a torch 2.13.0 wheel file to install (default: none; pip picks one)
+#   TORCH_INDEX_URL  the index torch comes from (default: pip's configured index)
+#   PYTHON3      the interpreter that creates the venv (default: python3; must match TORCH_WHEEL's cp tag)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -36,28 +41,15 @@ die() {
     exit 1
 }
 
-find_torch_wheel() {
+build_venv() {
+    local started=$SECONDS
+    local torch_source=("torch==$TORCH_VERSION")
     if [ -n "${TORCH_WHEEL:-}" ]; then
         [ -f "$TORCH_WHEEL" ] || die "TORCH_WHEEL=$TORCH_WHEEL is not a file"
-        echo "$TORCH_WHEEL"
-        return
+        torch_source=("$TORCH_WHEEL")
+    elif [ -n "${TORCH_INDEX_URL:-}" ]; then
+        torch_source+=(--index-url "$TORCH_INDEX_URL")
     fi
-    local tag dir wheel
-    tag="$("$PYTHON3" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')"
-    for dir in ${PIP_FIND_LINKS:-} /opt/wheels; do
-        dir="${dir#file://}"
-        [ -d "$dir" ] || continue
-        for wheel in "$dir"/torch-"$TORCH_VERSION"+cpu-"$tag"-"$tag"-*linux*_x86_64.whl; do
-            [ -f "$wheel" ] && echo "$wheel" && return
-        done
-    done
-    die "no local torch-$TORCH_VERSION+cpu wheel for $tag in PIP_FIND_LINKS or /opt/wheels; set TORCH_WHEEL=FILE" \
-        "(refusing to let pip fetch torch from the index: that one pulls GBs of CUDA libraries)"
-}
-
-build_venv() {
-    local wheel started=$SECONDS
-    wheel="$(find_torch_wheel)"
     if [ -e "$VENV" ]; then
         log "removing the incomplete or outdated venv at $VENV"
         rm -rf "$VENV"
@@ -66,17 +58,17 @@ build_venv() {
     log "creating $VENV with $("$PYTHON3" --version)"
     "$PYTHON3" -m venv "$VENV" || die "python3 -m venv failed"
     local pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
-    echo "torch==$TORCH_VERSION+cpu" >"$VENV/constraints.txt"
-    log "pip install $wheel (torch's own dependencies come from the index)"
-    "${pip[@]}" install -c "$VENV/constraints.txt" "$wheel" >"$VENV/pip.log" 2>&1 ||
+    echo "torch==$TORCH_VERSION" >"$VENV/constraints.txt"  # also holds a local build such as 2.13.0+cpu
+    log "pip install ${torch_source[*]} (torch's own dependencies come from the index)"
+    "${pip[@]}" install -c "$VENV/constraints.txt" "${torch_source[@]}" >"$VENV/pip.log" 2>&1 ||
         { tail -n 40 "$VENV/pip.log" >&2; die "installing torch failed (log: $VENV/pip.log)"; }
-    log "pip install transformers[serving]==$TRANSFORMERS_VERSION (torch held at $TORCH_VERSION+cpu)"
+    log "pip install transformers[serving]==$TRANSFORMERS_VERSION (torch held at $TORCH_VERSION)"
     "${pip[@]}" install -c "$VENV/constraints.txt" "transformers[serving]==$TRANSFORMERS_VERSION" \
         >>"$VENV/pip.log" 2>&1 ||
         { tail -n 40 "$VENV/pip.log" >&2; die "installing transformers[serving] failed (log: $VENV/pip.log)"; }
     "$VENV/bin/python" - <<EOF || die "the venv does not import torch/transformers as pinned"
 import torch, transformers, fastapi, uvicorn
-assert torch.__version__ == "$TORCH_VERSION+cpu", torch.__version__
+assert torch.__version__.split("+")[0] == "$TORCH_VERSION", torch.__version__
 assert transformers.__version__ == "$TRANSFORMERS_VERSION", transformers.__version__
 EOF
     echo "$VENV_STAMP" >"$VENV_MARKER"
