@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     fake.add_argument("--host", default="127.0.0.1")
     fake.add_argument("--port", type=int, default=0, help="0 picks a free port")
     fake.add_argument("--no-host-routing", action="store_true", help="answer every route on any host")
+    fake.add_argument("--allow-remote", action="store_true", help="allow a host other than loopback")
     serve = commands.add_parser("serve", help="serve your Puter session as an OpenAI-compatible API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=4101)
@@ -161,7 +162,7 @@ def stream_to_terminal(provider: Any, request: Any, collect: list[str] | None = 
 def cmd_fake_server(args: argparse.Namespace) -> int:
     from .testing import run_forever
 
-    run_forever(args.host, args.port, host_routing=not args.no_host_routing)
+    run_forever(args.host, args.port, allow_remote=args.allow_remote, host_routing=not args.no_host_routing)
     return 0
 
 

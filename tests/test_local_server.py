@@ -960,8 +960,8 @@ def test_stall_fault_before_the_response_headers(http: Http, stream: bool) -> No
 # -- control API --------------------------------------------------------------------------------------------
 
 
-def test_control_api_answers_on_any_host(http: Http) -> None:
-    for host in ("example.com", http.server.api_host, http.server.gui_host):
+def test_control_api_answers_on_every_loopback_host(http: Http) -> None:
+    for host in (f"127.0.0.1:{http.server.port}", http.server.api_host, http.server.gui_host):
         info = json_of(http.client.get("/__fake__/", headers={"Host": host}))
         assert info["admin_token"] == http.server.token
         assert info["api_origin"] == http.server.api_origin and info["gui_origin"] == http.server.gui_origin

@@ -21,7 +21,8 @@ Hosts: with ``host_routing`` on (the default), a request whose Host starts with 
 Routes asked on the wrong host answer 404. Raw clients connect to ``puter.origin`` (127.0.0.1) and send
 ``Host: puter.api_host`` or ``Host: puter.gui_host``.
 
-Control API (JSON, on any host, no authentication; the server listens on 127.0.0.1):
+Control API (JSON, no authentication; for clients on this machine: it answers on an IP address or a loopback
+name, never with CORS headers nor to a foreign ``Origin``):
 
 =========================  ===========================================================================
 ``GET /__fake__/``         origins, admin password and token, settings

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from puter_magic.testing import auth_routes, driver_routes
-from puter_magic.testing.control_routes import CONTROL_PREFIX, CONTROL_ROUTES
+from puter_magic.testing.control_routes import CONTROL_PREFIX, CONTROL_ROUTES, check_control_caller, is_control_path
 from puter_magic.testing.fake_puter import FakePuter
 from puter_magic.testing.faults import STATUS_FAULT_KINDS
 from puter_magic.testing.gates import HostKind, host_kind
@@ -53,6 +53,8 @@ def _endpoint(state: FakePuter, handler: Handler, host: HostKind | None) -> Call
                 message, code = fault.error_text()
                 return ApiError(fault.status, message, code, headers=fault.headers()).response()
         try:
+            if host is None:
+                check_control_caller(state, request)
             return await handler(request, state)
         except ApiError as error:
             return error.response()
@@ -88,7 +90,8 @@ def build_app(state: FakePuter | None = None) -> Starlette:
 
 class TrafficObserver:
     """ASGI middleware: logs each request (but not control requests), counts requests in flight until their
-    response ends (streams included), and answers CORS the way Puter's API does for browsers."""
+    response ends (streams included), and answers CORS the way Puter's API does for browsers (but not on
+    control requests)."""
 
     def __init__(self, app: ASGIApp, state: FakePuter) -> None:
         self.app = app
@@ -98,6 +101,9 @@ class TrafficObserver:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if is_control_path(scope["path"]):
+            await self.app(scope, receive, send)  # no CORS: web pages are no clients of the control API
+            return
         headers = Headers(scope=scope)
         origin = headers.get("origin")
         if origin is not None:
@@ -105,9 +111,6 @@ class TrafficObserver:
             if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
                 await _preflight(headers)(scope, receive, send)
                 return
-        if scope["path"] == CONTROL_PREFIX or scope["path"].startswith(CONTROL_PREFIX + "/"):
-            await self.app(scope, receive, send)
-            return
         body = await _read_body(receive)
         if body is None:
             return  # the client left before sending its body

@@ -1,13 +1,18 @@
-"""The control API under ``/__fake__/``, answered on any host, for tests and notebooks in other processes.
+"""The control API under ``/__fake__/``, for tests and notebooks in other processes on this machine.
 
-See the package docstring (``puter_magic.testing``) for the list of endpoints.
+It hands out the admin's password and token and can reset everything, so it answers only callers that cannot be
+a web page the user happens to visit: no CORS headers, no foreign ``Origin`` (nor ``Sec-Fetch-Site`` saying
+cross-site), and a Host that is an IP address or a loopback name, so that a DNS-rebound name of another site
+does not reach it. See the package docstring (``puter_magic.testing``) for the list of endpoints.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +33,43 @@ USER_FIELDS: dict[str, type] = {
     "allowance": int,
     "remaining": int,
 }
+
+
+def is_control_path(path: str) -> bool:
+    return path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")
+
+
+def host_name(host: str) -> str:
+    """The name or address of a Host header value, without its port or IPv6 brackets, lower case."""
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0].lower()
+    return host.rsplit(":", 1)[0].lower() if host.count(":") == 1 else host.lower()
+
+
+def is_loopback_name(name: str, domain: str = "localhost") -> bool:
+    """``localhost``, the server's ``domain`` and their subdomains (RFC 6761 keeps ``.localhost`` on loopback)."""
+    return any(name == suffix or name.endswith("." + suffix) for suffix in ("localhost", domain.lower()))
+
+
+def is_ip_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def check_control_caller(state: FakePuter, request: Request) -> None:
+    """Refuse a request that a web page could have sent, or that reached us under another site's name."""
+    host = request.headers.get("host", "")
+    name = host_name(host)
+    if not (is_ip_address(name) or is_loopback_name(name, state.domain)):
+        message = f"The control API answers on an IP address or a loopback name, not on {name!r}."
+        raise ApiError(403, message, "forbidden")
+    origin = request.headers.get("origin")
+    cross_site = request.headers.get("sec-fetch-site") in ("cross-site", "same-site")
+    if cross_site or (origin is not None and urlsplit(origin).netloc.lower() != host.lower()):
+        raise ApiError(403, "The control API answers no other web origin.", "forbidden")
 
 
 def _bad_request(message: str) -> ApiError:

@@ -267,7 +267,7 @@ class FakePuter:
             self._streams.clear()
             self._streams_started = 0
             self.max_in_flight = self.in_flight  # requests still running belong to nobody's count
-            admin = dataclasses.replace(self._admin, usage={})
+            admin = dataclasses.replace(self._admin, usage={}, created_ts=time.time())  # whoami: "a few seconds ago"
             self._users: dict[str, User] = {"admin": admin}
             self._tokens: dict[str, str] = {self.admin_token: "admin"}
             self._otp_tokens: dict[str, tuple[str, float]] = {}

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import sys
 from types import TracebackType
 from typing import Any, TextIO
 
+from puter_magic.errors import InputError
 from puter_magic.testing.app import build_app
 from puter_magic.testing.fake_puter import FakePuter
 from puter_magic.testing.runner import serve
@@ -91,9 +93,38 @@ class LocalPuter:
         return self.state.admin_password
 
 
-def run_forever(host: str = "127.0.0.1", port: int = 4100, *, out: TextIO | None = None, **options: Any) -> None:
+def check_bind_host(host: str, allow_remote: bool, err: TextIO | None = None) -> None:
+    """Loopback needs nothing; any other address needs ``allow_remote``, and is warned about on ``err``."""
+    try:
+        loopback = host.lower() == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return
+    if not allow_remote:
+        raise InputError(
+            f"refusing to listen on {host}: whoever reaches the local Puter server can read its admin token",
+            hint="pass --allow-remote if other machines really must reach it",
+        )
+    warning = (
+        f"warning: listening on {host}: anyone who reaches it can read the admin password and token at /__fake__/"
+        " (plain HTTP, no authentication)"
+    )
+    print(warning, file=err or sys.stderr, flush=True)
+
+
+def run_forever(
+    host: str = "127.0.0.1",
+    port: int = 4100,
+    *,
+    allow_remote: bool = False,
+    out: TextIO | None = None,
+    **options: Any,
+) -> None:
     """Serve a local Puter backend until Ctrl-C, after printing its origins and a token (``puter-magic
-    fake-server``). ``options`` are :class:`FakePuter` options and settings."""
+    fake-server``). A host other than loopback needs ``allow_remote``. ``options`` are :class:`FakePuter` options
+    and settings."""
+    check_bind_host(host, allow_remote)
     out = out or sys.stdout
     with LocalPuter(host=host, port=port, **options) as puter:
         lines = [
