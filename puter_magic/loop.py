@@ -6,6 +6,8 @@ loop: `run()` blocks for a result, `iterate()` turns an async stream into a plai
 `run_async()`/`aiterate()` await it from another loop (a notebook's top-level `await`) without binding
 anything to that loop. A KeyboardInterrupt in the caller cancels the work on the loop thread; a `Stop` lets
 any other thread end a stream early, as if its consumer had left the loop.
+A stream's hand-off is bounded (`WINDOW` items handed over and not yet taken): a consumer that reads slowly
+pauses the producer, and so the network read behind it, instead of piling the whole answer up in memory.
 No nest-asyncio: nothing here touches any other event loop.
 """
 
@@ -24,6 +26,7 @@ T = TypeVar("T")
 _END = object()
 _STOP = object()
 CANCEL_GRACE = 2.0  # seconds we wait for cancelled work to close its connections
+WINDOW = 4096  # stream items handed to a consumer and not yet taken, before the producer waits
 
 
 class Stop:
@@ -149,23 +152,28 @@ class LoopThread:
             future.cancel()
             raise
 
-    def iterate(self, source: Callable[[], AsyncIterable[T]], stop: Stop | None = None) -> Iterator[T]:
+    def iterate(
+        self, source: Callable[[], AsyncIterable[T]], stop: Stop | None = None, *, window: int = WINDOW
+    ) -> Iterator[T]:
         """Iterate, on this thread, over an async iterable produced on the loop thread.
 
         Items are handed over in batches (all that arrived in one loop turn), so a fast stream costs one
-        thread hand-off per network read, not one per item. Leaving the loop early (break, an exception,
+        thread hand-off per network read, not one per item. At most `window` items wait to be taken: a
+        consumer that falls behind pauses the producer. Leaving the loop early (break, an exception,
         Ctrl-C, a `stop` request) cancels the producer and closes its connection.
         """
         self._guard()
         inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        credit = _Window(self.loop, window)
         job: _Job[None] | None = None
         finished = False
         if stop is not None:
             stop.on_request(lambda: inbox.put([_STOP]))
         try:
-            job = self._spawn(_produce(source, inbox))
+            job = self._spawn(_produce(source, inbox, credit))
             while True:
                 batch = inbox.get()
+                credit.taken(len(batch))
                 for item in batch:
                     if item is _STOP:
                         return
@@ -179,20 +187,23 @@ class LoopThread:
                 job.cancel_and_wait()
 
     async def aiterate(
-        self, source: Callable[[], AsyncIterable[T]], stop: Stop | None = None
+        self, source: Callable[[], AsyncIterable[T]], stop: Stop | None = None, *, window: int = WINDOW
     ) -> AsyncGenerator[T, None]:
         """Like iterate(), for a caller on another event loop. Close it (`contextlib.aclosing`) when leaving
         early: that is what cancels the producer on the loop thread."""
         inbox: asyncio.Queue[Any] = asyncio.Queue()
         caller = asyncio.get_running_loop()
         threadsafe = _ThreadsafeInbox(caller, inbox)
-        future = self.submit(_produce(source, threadsafe))
+        credit = _Window(self.loop, window)
+        future = self.submit(_produce(source, threadsafe, credit))
         finished = False
         if stop is not None:
             stop.on_request(lambda: threadsafe.put([_STOP]))
         try:
             while True:
-                for item in await inbox.get():
+                batch = await inbox.get()
+                credit.taken(len(batch))
+                for item in batch:
                     if item is _STOP:
                         return
                     if item is _END:
@@ -218,7 +229,50 @@ class _ThreadsafeInbox:
             self._loop.call_soon_threadsafe(self._target.put_nowait, batch)
 
 
-async def _produce(source: Callable[[], AsyncIterable[Any]], inbox: Any) -> None:
+class _Window:
+    """How many items the producer may hand over before the consumer takes them: credit flows back across
+    threads. The producer counts what it handed over, the consumer what it took; only a producer that found
+    the window full waits, and only then does the consumer wake it (once the window is half empty)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, size: int) -> None:
+        if size < 1:
+            raise ValueError("the window holds at least one item")
+        self.size = size
+        self.handed = 0  # written on the loop thread only
+        self._taken = 0  # written by the consumer only
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def room(self) -> int:
+        return self.size - (self.handed - self._taken)
+
+    def taken(self, count: int) -> None:
+        """The consumer took `count` items (any thread)."""
+        with self._lock:
+            self._taken += count
+            waiter = self._waiter
+            if waiter is None or self.room() < self.size // 2:
+                return
+            self._waiter = None
+        with contextlib.suppress(RuntimeError):  # the loop thread has been closed: nobody waits any more
+            self._loop.call_soon_threadsafe(_wake, waiter)
+
+    async def wait_for_room(self) -> None:
+        """On the loop thread: return when the consumer has taken enough to make room again."""
+        with self._lock:
+            if self.room() > 0:
+                return
+            waiter = self._waiter = self._loop.create_future()
+        await waiter
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+async def _produce(source: Callable[[], AsyncIterable[Any]], inbox: Any, window: _Window) -> None:
     loop = asyncio.get_running_loop()
     pending: list[Any] = []
 
@@ -226,17 +280,29 @@ async def _produce(source: Callable[[], AsyncIterable[Any]], inbox: Any) -> None
         nonlocal pending
         if pending:
             batch, pending = pending, []
+            window.handed += len(batch)
             inbox.put(batch)
 
+    iterable = source()
     try:
-        iterable = source()
+        budget = window.room()
         async for item in iterable:
             if not pending:
                 loop.call_soon(flush)
             pending.append(item)
+            budget -= 1
+            if budget <= 0:  # the window is full: hand over what is pending, then wait for the consumer
+                flush()
+                await window.wait_for_room()
+                budget = window.room()
     finally:
-        pending.append(_END)
-        flush()
+        try:
+            aclose = getattr(iterable, "aclose", None)
+            if aclose is not None:  # a producer cancelled while it waited for room: close the stream now
+                await aclose()
+        finally:
+            pending.append(_END)
+            flush()
 
 
 class _Job(Generic[T]):

@@ -83,7 +83,7 @@ def test_leaving_early_cancels_the_producer_and_waits_for_its_cleanup(loop_threa
     assert closed.is_set()
 
 
-def test_ctrl_c_while_blocked_cancels_the_work(loop_thread):
+def test_ctrl_c_while_blocked_cancels_the_work(loop_thread, ctrl_c_raises):
     started = threading.Event()
     cleaned = threading.Event()
 
@@ -227,3 +227,77 @@ def test_a_producer_that_outlives_its_async_consumers_loop_ends_quietly(loop_thr
     gc.collect()
     assert loop_thread.run(asyncio.sleep(0, result="usable")) == "usable"
     assert reported == []
+
+
+def endless_counter(counted: list[int], bound: int = 1_000_000):
+    """A producer that never waits for anything: only the hand-off's window can pause it. It gives up at
+    `bound` so that an unbounded hand-off fails the test instead of running forever."""
+
+    async def source():
+        while counted[0] < bound:
+            counted[0] += 1
+            yield counted[0]
+
+    return source
+
+
+def test_a_consumer_that_stops_taking_items_pauses_the_producer_after_a_bounded_number(loop_thread):
+    counted = [0]
+    items = loop_thread.iterate(endless_counter(counted), window=100)
+    assert next(items) == 1
+    loop_thread.run(asyncio.sleep(0))  # the producer runs before this does, until it waits for room
+    assert 100 <= counted[0] <= 200, "one window taken by the consumer, at most one more waiting for it"
+    taken = [next(items) for _ in range(499)]
+    assert taken == list(range(2, 501)), "reading again resumes the producer, in order, nothing lost"
+    loop_thread.run(asyncio.sleep(0))
+    assert counted[0] <= 500 + 200
+    items.close()
+
+
+def test_an_async_consumer_that_stops_taking_items_pauses_the_producer_too(loop_thread):
+    counted = [0]
+
+    async def consume():
+        async with aclosing(loop_thread.aiterate(endless_counter(counted), window=100)) as items:
+            first = await anext(items)
+            await loop_thread.run_async(asyncio.sleep(0))
+            paused_at = counted[0]
+            rest = [await anext(items) for _ in range(299)]
+        return first, paused_at, rest
+
+    first, paused_at, rest = asyncio.run(consume())
+    assert first == 1 and rest == list(range(2, 301))
+    assert 100 <= paused_at <= 200
+
+
+def test_a_fast_consumer_gets_everything_through_a_small_window(loop_thread):
+    async def numbers():
+        for i in range(10_000):
+            yield i
+            if i % 37 == 0:
+                await asyncio.sleep(0)
+
+    assert list(loop_thread.iterate(numbers, window=7)) == list(range(10_000))
+
+    async def consume():
+        return [i async for i in loop_thread.aiterate(numbers, window=7)]
+
+    assert asyncio.run(consume()) == list(range(10_000))
+
+
+def test_a_producer_waiting_for_room_is_cancelled_and_cleaned_up_when_the_consumer_leaves(loop_thread):
+    closed = threading.Event()
+
+    async def endless():
+        try:
+            i = 0
+            while True:
+                i += 1
+                yield i
+        finally:
+            closed.set()
+
+    for _ in loop_thread.iterate(endless, window=10):
+        loop_thread.run(asyncio.sleep(0))  # the producer is now waiting for room, outside the generator
+        break
+    assert closed.is_set(), "the stream's own cleanup ran before iterate() returned"
