@@ -32,18 +32,33 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+@pytest.fixture
+def ctrl_c_raises():
+    """SIGINT raises KeyboardInterrupt in this process, and has its default effect in the processes started
+    meanwhile, even when the run began with SIGINT ignored (as a non-interactive shell starts a background job)."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture(scope="session")
 def shell(tmp_path_factory: pytest.TempPathFactory):
-    """One in-process IPython shell for the session, with its state in a temporary folder, no history file."""
-    import os
+    """One in-process IPython shell for the session, with its state in a temporary folder, no history file.
 
-    os.environ["IPYTHONDIR"] = str(tmp_path_factory.mktemp("ipython"))
+    IPYTHONDIR is set only while the shell is built (it keeps its folder), so tests after it see the same
+    environment as tests before it."""
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
     config = Config()
     config.HistoryManager.enabled = False
-    return InteractiveShell.instance(config=config)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IPYTHONDIR", str(tmp_path_factory.mktemp("ipython")))
+        instance = InteractiveShell.instance(config=config)
+    yield instance
+    InteractiveShell.clear_instance()
 
 
 @pytest.fixture

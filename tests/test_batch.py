@@ -158,7 +158,7 @@ def test_the_provider_limiter_bounds_the_batch_too(puter_settings, puter_server)
 # --- Ctrl-C ---------------------------------------------------------------------------------------
 
 
-def test_ctrl_c_keeps_the_finished_items_and_marks_the_rest_not_run(session, puter_server):
+def test_ctrl_c_keeps_the_finished_items_and_marks_the_rest_not_run(session, puter_server, ctrl_c_raises):
     puter_server.state.settings.latency = 0.1
     reporter = Recorder(threshold=4)
     interrupt_when(reporter.reached)
@@ -365,7 +365,7 @@ def test_map_refuses_what_does_not_apply(shell, magics, puter_server):
     assert calls(puter_server) == []
 
 
-def test_map_interrupted_keeps_the_finished_results(shell, magics, puter_server):
+def test_map_interrupted_keeps_the_finished_results(shell, magics, puter_server, ctrl_c_raises):
     puter_server.state.settings.latency = 0.1
     shell.user_ns["many"] = prompts(40)
     started = threading.Event()

@@ -173,7 +173,10 @@ def test_serve_from_the_kernel_for_another_process(kernel, puter_server):
     upstream = [r for r in puter_server.state.requests if r.path == "/drivers/call"][-1]
     assert upstream.authorization == f"Bearer {puter_server.token}", "the notebook's own session answered"
     reply, messages = kernel.execute("%puter serve status")
-    assert "1 answers" in str(messages) or "1 answer" in str(messages)
+    assert reply["content"]["status"] == "ok"
+    [status] = [m["content"]["data"]["text/plain"] for m in outputs(messages, "execute_result")]
+    counts = "1 requests, 1 answers, 0 streams open, 0 cancelled by their client, 0 errors."
+    assert re.fullmatch(r"Serving at http://127\.0\.0\.1:\d+/v1 for [\d.]+ s: " + re.escape(counts), status), status
     reply, _ = kernel.execute("%puter serve stop")
     assert reply["content"]["status"] == "ok"
 

@@ -375,7 +375,7 @@ def test_the_serve_command_starts_reports_and_stops(session):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")
-def test_serve_forever_says_where_and_stops_on_ctrl_c(puter_server):
+def test_serve_forever_says_where_and_stops_on_ctrl_c(puter_server, ctrl_c_raises):
     env = os.environ | {
         "PUTER_API_ORIGIN": puter_server.api_origin,
         "PUTER_GUI_ORIGIN": puter_server.gui_origin,
