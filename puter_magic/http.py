@@ -19,13 +19,14 @@ from typing import Any
 
 import httpx
 
-from . import __version__
+from . import __version__, jsontext
 from .errors import (
     APIError,
     AuthenticationError,
     BadRequest,
     ConfigurationError,
     ConnectionFailed,
+    InputError,
     InsufficientFunds,
     LoginFailed,
     ModelNotFound,
@@ -216,6 +217,15 @@ def counting_attempts() -> Iterator[list[int]]:
         _attempts.reset(token)
 
 
+def request_body(value: Any) -> bytes:
+    """The JSON bytes of a request: UTF-8 with lone surrogates replaced (`jsontext`); NaN or an infinity is
+    refused here, before anything is sent, as an InputError."""
+    try:
+        return jsontext.dumps(value)
+    except jsontext.NotJSON as exc:
+        raise InputError(str(exc), hint="use finite numbers") from None
+
+
 @asynccontextmanager
 async def open_response(
     client: httpx.AsyncClient,
@@ -228,7 +238,7 @@ async def open_response(
     headers: Mapping[str, str] | None = None,
 ) -> AsyncIterator[httpx.Response]:
     """Send with pacing and safe retries; yield a successful streaming response, closed on exit."""
-    content = json.dumps(json_body, separators=(",", ":")).encode() if json_body is not None else None
+    content = request_body(json_body) if json_body is not None else None
     send_headers = {"Content-Type": "application/json", **(headers or {})} if content else dict(headers or {})
     attempt = 0
     while True:

@@ -14,6 +14,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "puter_magic"
 PURE = [
     "types.py",
+    "jsontext.py",
     "errors.py",
     "decoders.py",
     "providers/puter_wire.py",

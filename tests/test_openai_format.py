@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from puter_magic import errors
+from puter_magic import errors, jsontext
 from puter_magic.server import openai_format as fmt
 from puter_magic.types import (
     ChatRequest,
@@ -322,3 +322,31 @@ def test_rate_limits_carry_retry_after_and_auth_failures_say_whose():
 def test_messages_are_cleaned():
     reply = fmt.error_reply(errors.ServerError("token tok-123 leaked"), lambda text: text.replace("tok-123", "[x]"))
     assert "tok-123" not in reply.body["error"]["message"] and "[x]" in reply.body["error"]["message"]
+
+
+# --- text that is not well formed -----------------------------------------------------------------
+
+
+def test_a_lone_surrogate_in_a_request_is_repaired_not_refused():
+    raw = b'{"model": "echo", "messages": [{"role": "user", "content": "half \\ud83d, whole \\ud83d\\ude00"}]}'
+    call = fmt.parse_chat_request(fmt.parse_body(raw))
+    assert call.request.messages[0].content == "half \ufffd, whole \U0001f600"
+
+
+def test_an_emoji_split_across_two_events_is_joined_and_a_lone_half_is_replaced():
+    writer = fmt.ChunkWriter(REQUEST, created=5)
+    chunks = [
+        *writer.feed(TextDelta("smile \ud83d")),
+        *writer.feed(TextDelta("\ude00!")),
+        *writer.feed(TextDelta("\ud83d")),
+        *writer.feed(ReasoningDelta("\ud83d")),
+        *writer.feed(Finished()),
+    ]
+    sent = [json.loads(jsontext.dumps(chunk))["choices"][0]["delta"] for chunk in chunks]
+    assert sent == [
+        {"content": "smile "},
+        {"content": "\U0001f600!"},
+        {"content": "\ufffd"},
+        {"reasoning_content": "\ufffd"},
+        {},
+    ]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
@@ -32,6 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .. import jsontext
 from ..providers.base import Provider
 from ..redact import logger, redact
 from ..sessions import Session
@@ -64,9 +64,16 @@ def error_reply(exc: BaseException, stats: ProxyStats | None = None) -> fmt.Erro
     return reply
 
 
+class JSONAnswer(JSONResponse):
+    """Starlette's JSONResponse, encoded so that nothing can make it fail (lone surrogates become U+FFFD)."""
+
+    def render(self, content: Any) -> bytes:
+        return jsontext.dumps(content)
+
+
 def error_response(exc: BaseException, stats: ProxyStats | None = None) -> JSONResponse:
     reply = error_reply(exc, stats)
-    return JSONResponse(reply.body, reply.status, headers=reply.headers)
+    return JSONAnswer(reply.body, reply.status, headers=reply.headers)
 
 
 def key_matches(scope: Scope, key: bytes) -> bool:
@@ -123,13 +130,13 @@ async def _disconnected(receive: Receive) -> None:
 
 
 async def _send_json(send: Send, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-    response = JSONResponse(body, status, headers=headers)
+    response = JSONAnswer(body, status, headers=headers)
     await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
     await send({"type": "http.response.body", "body": response.body})
 
 
 async def _send_event(send: Send, data: Any) -> None:
-    payload = data if isinstance(data, bytes) else json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    payload = data if isinstance(data, bytes) else jsontext.dumps(data)
     await send({"type": "http.response.body", "body": b"data: " + payload + b"\n\n", "more_body": True})
 
 
@@ -240,13 +247,13 @@ class ProxyApp:
         await _send_event(send, b"[DONE]")
 
     async def models(self, request: Request) -> Response:
-        return JSONResponse(fmt.model_list(await self._models(), self.session.provider.name))
+        return JSONAnswer(fmt.model_list(await self._models(), self.session.provider.name))
 
     async def model(self, request: Request) -> Response:
         wanted = request.path_params["model_id"]
         for info in await self._models():
             if info.matches(wanted):
-                return JSONResponse(fmt.model_object(info, self.session.provider.name))
+                return JSONAnswer(fmt.model_object(info, self.session.provider.name))
         missing = fmt.InvalidRequest(
             f"the model {wanted!r} does not exist", param="model", code="model_not_found", status=404
         )
@@ -264,20 +271,20 @@ class ProxyApp:
         provider = self.session.provider
         data: dict[str, Any] = {"status": "ok", "provider": provider.name, "streams_open": self.stats.streams_open}
         if not key_matches(request.scope, self.key):
-            return JSONResponse(data)
+            return JSONAnswer(data)
         data["origin"] = provider.origin
         try:
             status = await asyncio.wait_for(self.session.loop.run_async(provider.status()), HEALTH_TIMEOUT)
         except Exception as exc:
             slow = isinstance(exc, asyncio.TimeoutError)
             error = "the provider did not answer in time" if slow else error_reply(exc).body["error"]["message"]
-            return JSONResponse(data | {"status": "degraded", "reachable": False, "error": error})
+            return JSONAnswer(data | {"status": "degraded", "reachable": False, "error": error})
         data |= {"reachable": status.reachable, "user": status.user.username if status.user else None}
         if not status.reachable or status.user is None:
             data["status"] = "degraded"
         if status.error:
             data["error"] = redact(status.error)
-        return JSONResponse(data)
+        return JSONAnswer(data)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -2,7 +2,8 @@
 
 Pure: the standard library and puter_magic's types and errors only; no IO, no clock unless asked.
 
-    parse_body(raw) -> Any                    bytes → JSON value (NaN/Infinity and bad UTF-8 refused)
+    parse_body(raw) -> Any                    bytes → JSON value (NaN/Infinity and bad UTF-8 refused, lone
+                                              surrogates such as `"\\ud83d"` replaced by U+FFFD)
     parse_chat_request(body) -> ChatCall      a validated ChatRequest, plus `stream` / `include_usage`
     completion_object(...), ChunkWriter       answers: `chat.completion`, `chat.completion.chunk` objects
     model_object(...), model_list(...)        `/v1/models` objects
@@ -16,6 +17,9 @@ as `usage.model_extra["estimated"]`).
 Accepted, beyond the obvious: role `developer` (sent as `system`); content parts (all-text part lists are joined
 into one string, other parts such as images pass through); `max_completion_tokens` (wins over `max_tokens`);
 `tools`, `tool_choice`, `parallel_tool_calls` passed on. Unknown fields are ignored; `n` other than 1 is refused.
+A string with an unpaired UTF-16 surrogate (valid JSON, but no text: half an emoji) is repaired, not refused: the
+half becomes U+FFFD, as a browser's TextEncoder would send it (see `jsontext`). In answers, an emoji that upstream
+split across two events is joined again (`ChunkWriter` holds a trailing high surrogate back for one event).
 Not carried (puter_magic's Message has only role and content): `tool_calls` of assistant messages and
 `tool_call_id` / `name` of messages.
 """
@@ -24,11 +28,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..jsontext import repaired
 from ..types import (
     ROLES,
     ChatRequest,
@@ -80,10 +86,14 @@ def parse_body(raw: bytes) -> Any:
         raise ValueError(f"{constant} is not valid JSON")
 
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=refuse)
+        value = json.loads(raw.decode("utf-8"), parse_constant=refuse)
+        return repaired(value) if _SURROGATE_ESCAPE.search(raw) else value
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         reason = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
         raise InvalidRequest(f"the request body is not valid JSON: {reason}", code="invalid_json") from None
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # strict UTF-8 cannot carry a surrogate: only escapes can
 
 
 def parse_chat_request(body: Any) -> ChatCall:
@@ -292,6 +302,7 @@ class ChunkWriter:
     finished: bool = False
     _chars: int = 0
     _tools: int = 0
+    _held: dict[str, str] = field(default_factory=dict)
 
     def _chunk(self, delta: dict[str, Any], reason: str | None = None, model: str | None = None) -> dict[str, Any]:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": reason}
@@ -314,17 +325,27 @@ class ChunkWriter:
         if self.finished:
             return []
         if isinstance(event, TextDelta):
-            self._chars += len(event.text)
-            return [self._chunk({"content": event.text})] if event.text else []
+            text = self._joined("content", event.text)
+            return [self._chunk({"content": text})] if text else []
         if isinstance(event, ReasoningDelta):
-            self._chars += len(event.text)
-            return [self._chunk({"reasoning_content": event.text})] if event.text else []
+            text = self._joined("reasoning_content", event.text)
+            return [self._chunk({"reasoning_content": text})] if text else []
         if isinstance(event, ToolCall):
             call = _tool_call(event, self._tools)
             self._tools += 1
             self._chars += len(call["function"]["arguments"])
             return [self._chunk({"tool_calls": [call]})]
         return self.finish(event)
+
+    def _joined(self, key: str, text: str) -> str:
+        """`text` after what was held back; a trailing high surrogate (half an emoji) waits for its other half."""
+        self._chars += len(text)
+        held = self._held.pop(key, "")
+        if held:
+            text = held + text
+        if text and "\ud800" <= text[-1] <= "\udbff":
+            self._held[key], text = text[-1], text[:-1]
+        return text
 
     def finish(self, event: Finished | None = None) -> list[dict[str, Any]]:
         """The closing chunk (and the usage chunk when asked); `event` None when the stream ended without one."""
@@ -333,7 +354,8 @@ class ChunkWriter:
         self.finished = True
         event = event or Finished()
         reason = finish_reason(event.finish_reason, tool_calls=self._tools > 0)
-        chunks = [self._chunk({}, reason, event.model)]
+        chunks = [self._chunk({key: half}) for key, half in self._held.items()]  # sent as U+FFFD
+        chunks.append(self._chunk({}, reason, event.model))
         if self.include_usage:
             usage = usage_object(event.usage, prompt_chars=prompt_chars(self.request), completion_chars=self._chars)
             chunks.append(self._frame([], event.model) | {"usage": usage})

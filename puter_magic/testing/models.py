@@ -153,7 +153,7 @@ def _deterministic(request: GenerationRequest) -> Generation:
     if len(said) > 1:
         text += f" Before that you said: {said[-2]}."
     canonical = json.dumps(request.raw_messages, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    seed = int.from_bytes(hashlib.sha256(canonical.encode()).digest(), "big")
+    seed = int.from_bytes(hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).digest(), "big")
     return _words(request, f"{text} {lorem.sentence(random.Random(seed))}")
 
 

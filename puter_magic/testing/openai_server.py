@@ -23,10 +23,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from puter_magic.jsontext import dumps
 from puter_magic.testing.runner import serve
 
 MODELS = ("echo", "count")
-_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+class _JSON(JSONResponse):
+    """Compact UTF-8 that cannot fail: a lone surrogate (say, echoed from the request) is sent escaped, as
+    Python servers' json.dumps writes it."""
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content, escape_surrogates=True)
 
 
 @dataclass
@@ -39,7 +47,7 @@ class OpenAIOptions:
 
 
 def _error(status: int, message: str, kind: str, code: Any = None) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind, "code": code}}, status_code=status)
+    return _JSON({"error": {"message": message, "type": kind, "code": code}}, status_code=status)
 
 
 def _pieces(body: dict[str, Any]) -> list[str]:
@@ -62,7 +70,7 @@ def build_openai_app(options: OpenAIOptions | None = None) -> Starlette:
         if not authorized(request):
             return _error(401, "Invalid API Key", "authentication_error", 401)
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "local"} for m in MODELS]
-        return JSONResponse({"object": "list", "data": data})
+        return _JSON({"object": "list", "data": data})
 
     async def completions(request: Request) -> Response:
         if not authorized(request):
@@ -83,7 +91,7 @@ def build_openai_app(options: OpenAIOptions | None = None) -> Starlette:
         if not body.get("stream"):
             message = {"role": "assistant", "content": "".join(pieces)}
             choice = {"index": 0, "message": message, "finish_reason": "stop"}
-            return JSONResponse({**head, "object": "chat.completion", "choices": [choice], "usage": usage})
+            return _JSON({**head, "object": "chat.completion", "choices": [choice], "usage": usage})
         wants_usage = opts.usage and bool((body.get("stream_options") or {}).get("include_usage"))
         return StreamingResponse(
             _sse(head, pieces, usage if wants_usage else None, opts), media_type="text/event-stream"
@@ -103,7 +111,7 @@ async def _sse(
     def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:
         return (
             b"data: "
-            + _DUMPS({**head, "object": "chat.completion.chunk", "choices": choices, **extra}).encode()
+            + dumps({**head, "object": "chat.completion.chunk", "choices": choices, **extra}, escape_surrogates=True)
             + b"\n\n"
         )
 

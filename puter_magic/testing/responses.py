@@ -7,6 +7,8 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
+from puter_magic.jsontext import dumps
+
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
 
@@ -14,6 +16,9 @@ class PuterJSONResponse(JSONResponse):
     """Starlette already renders compact, non-ASCII-escaped JSON; Express adds the charset parameter."""
 
     media_type = JSON_CONTENT_TYPE
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content, escape_surrogates=True)  # a lone surrogate escaped, as JSON.stringify writes it
 
 
 def json_response(content: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> PuterJSONResponse:

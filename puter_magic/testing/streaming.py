@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from puter_magic.jsontext import dumps
 from puter_magic.testing.fake_puter import FakePuter
 from puter_magic.testing.faults import Fault, StreamDropped
 from puter_magic.testing.records import StreamOutcome, StreamRecord
@@ -20,11 +20,11 @@ from puter_magic.testing.records import StreamOutcome, StreamRecord
 NDJSON_CONTENT_TYPE = "application/x-ndjson"
 MALFORMED_LINE = b'{"type":"text","text":"this line is not valid JSON\n'
 DEFAULT_STREAM_ERROR = "The AI provider failed mid-stream (injected fault)."
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def ndjson_line(obj: Any) -> bytes:
-    return _ENCODER.encode(obj).encode() + b"\n"
+    """One line of the stream; a lone surrogate is escaped, as Node's JSON.stringify writes it."""
+    return dumps(obj, escape_surrogates=True) + b"\n"
 
 
 @dataclass(frozen=True)
