@@ -6,9 +6,12 @@ All frozen dataclasses; no third-party imports. Money is in US dollars everywher
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from .errors import InputError
 
 ROLES = ("system", "user", "assistant", "tool")
 
@@ -67,6 +70,25 @@ class ChatRequest:
     tools: tuple[Mapping[str, Any], ...] | None = None
     provider_pin: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Numbers a server could not be sent are refused here, where every surface builds its requests."""
+        for name in ("temperature", "top_p"):
+            value = getattr(self, name)
+            if value is not None and (_not_a_number(value) or not math.isfinite(value)):
+                raise InputError(f"{name} must be a finite number, not {value!r}", hint=_RANGES[name])
+        if self.max_tokens is not None and (type(self.max_tokens) is not int or self.max_tokens < 1):
+            raise InputError(
+                f"max_tokens must be a whole number of at least 1, not {self.max_tokens!r}",
+                hint="leave it out for no limit",
+            )
+
+
+_RANGES = {"temperature": "temperatures go from 0 to 2", "top_p": "top_p goes from 0 to 1"}
+
+
+def _not_a_number(value: Any) -> bool:
+    return isinstance(value, bool) or not isinstance(value, int | float)
 
 
 @dataclass(frozen=True, slots=True)
