@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     login = commands.add_parser("login", help="log in and store the token (mode 0600)")
     login.add_argument("--username", "-u", help="username or email (asked when missing)")
     login.add_argument("--token", action="store_true", help="paste an API token instead of a password")
+    login.add_argument("--guest", action="store_true", help="create a temporary account (where the server allows)")
     commands.add_parser("logout", help="forget the stored token")
     commands.add_parser("status", help="who is logged in, and the credits left")
     models = commands.add_parser("models", help="list the models")
@@ -77,14 +78,21 @@ def _run(coro: Any) -> Any:
 
 
 def cmd_login(args: argparse.Namespace) -> int:
+    from .providers.puter_wire import TEMP_ACCOUNT_NOTE
+
     provider = _provider(args)
-    if args.token:
+    if args.guest:
+        user = _run(provider.login_guest())
+    elif args.token:
         user = _run(provider.use_token(getpass.getpass("API token: ").strip()))
     else:
+        provider.login_origin()  # refuse before the password is typed, not after
         username = args.username or input("Username or email: ").strip()
         password = getpass.getpass("Password: ")
         user = _run(provider.login(username, password, otp=lambda: input("One-time code: ").strip()))
-    print(f"Logged in to {provider.origin} as {user.username}. The token is stored in {provider.store.path}.")
+    temporary = f" ({TEMP_ACCOUNT_NOTE})" if user.is_temp else ""
+    where = f"The token is stored in {provider.store.path}."
+    print(f"Logged in to {provider.origin} as {user.username}{temporary}. {where}")
     return 0
 
 
@@ -100,7 +108,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     status = _run(_provider(args).status())
     print(plain(status_line(status, login="puter-magic login")))
-    return 0 if status.reachable and status.user else 1
+    return 0 if status.reachable and status.user and status.error is None else 1
 
 
 def cmd_models(args: argparse.Namespace) -> int:

@@ -93,6 +93,10 @@ def status_line(status: Any, *, login: str) -> str:
     """One line on a ProviderStatus, in Markdown; `login` is the command that logs in where it is shown."""
     if status.user:
         line = f"Connected to {status.origin} as **{status.user.username}**"
+        if status.note:
+            line += f" ({status.note})"
+        if status.error:  # signed in, but the account cannot be used yet
+            return f"{line}, but {status.error}"
         if status.credits and status.credits.remaining_usd is not None:
             line += f" — ${status.credits.remaining_usd:.2f} of credit left"
         return line

@@ -51,7 +51,7 @@ class Settings:
 
     token: str | None = field(default=None, repr=False)
     api_origin: str = DEFAULT_API_ORIGIN
-    gui_origin: str = DEFAULT_GUI_ORIGIN
+    gui_origin: str = ""  # "" = derived from api_origin (see gui_origin_for); stays "" when it cannot be
     model: str | None = None
     connect_timeout: float = 10.0
     first_byte_timeout: float = 180.0
@@ -66,7 +66,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "api_origin", normalize_origin(self.api_origin, "api_origin"))
-        object.__setattr__(self, "gui_origin", normalize_origin(self.gui_origin, "gui_origin"))
+        gui = normalize_origin(self.gui_origin, "gui_origin") if self.gui_origin else gui_origin_for(self.api_origin)
+        object.__setattr__(self, "gui_origin", gui or "")
         for name in ("connect_timeout", "first_byte_timeout", "idle_timeout"):
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"{name} must be a positive number of seconds")
@@ -108,8 +109,9 @@ class Settings:
             if f.name == "sources":
                 continue
             value = getattr(self, f.name)
-            shown = mask(value) if f.name == "token" else _show(value)
-            rows.append((f.name, shown, self.sources.get(f.name, "default")))
+            shown = mask(value) if f.name == "token" else _show(value or None)
+            default = "from api_origin" if f.name == "gui_origin" else "default"
+            rows.append((f.name, shown, self.sources.get(f.name, default)))
         return rows
 
 
@@ -145,6 +147,19 @@ def _show(value: Any) -> str:
     if isinstance(value, tuple) and len(value) == 2:
         return f"{value[0]} per {value[1]:g} s"
     return "—" if value is None else str(value)
+
+
+def gui_origin_for(api_origin: str) -> str | None:
+    """Where to log in for an API origin: `api.X` → `X` (same scheme and port); None when it cannot be told,
+    so that a password never goes to a host the user did not choose."""
+    if api_origin == DEFAULT_API_ORIGIN:
+        return DEFAULT_GUI_ORIGIN
+    parts = urlsplit(api_origin)
+    host = parts.hostname or ""
+    if not host.startswith("api.") or len(host) <= len("api."):
+        return None
+    port = f":{parts.port}" if parts.port is not None else ""
+    return f"{parts.scheme}://{host[len('api.') :]}{port}"
 
 
 def mask(secret: str | None) -> str:

@@ -2,6 +2,7 @@
 
     PuterError                       base; `hint` says what to do, `one_line()` is what the notebook shows
     ├── ConfigurationError           a setting is missing or malformed (bad URL, unknown preset, …)
+    │   └── Redirected               a server answered with a redirect (never followed); `location` says where
     ├── InputError                   the cell, its options or a referenced variable cannot be used as given
     ├── TransportError               the request never got an HTTP answer
     │   ├── ConnectionFailed         the server could not be reached (refused, DNS, TLS)
@@ -73,6 +74,16 @@ class ConfigurationError(PuterError):
     """Raised when a setting is missing or malformed."""
 
     hint = "check the setting with `%puter config`"
+
+
+class Redirected(ConfigurationError):
+    """Raised when a server answers with a redirect, which is never followed (credentials must not travel)."""
+
+    hint = "use the final URL directly in the settings"
+
+    def __init__(self, message: str, *, location: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.location = location
 
 
 class InputError(PuterError):

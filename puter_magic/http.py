@@ -24,7 +24,6 @@ from .errors import (
     APIError,
     AuthenticationError,
     BadRequest,
-    ConfigurationError,
     ConnectionFailed,
     InputError,
     InsufficientFunds,
@@ -36,6 +35,7 @@ from .errors import (
     PuterError,
     RateLimited,
     ReauthRequired,
+    Redirected,
     ServerError,
     StreamError,
     StreamTimeout,
@@ -264,9 +264,7 @@ async def open_response(
                 if 300 <= response.status_code < 400:
                     # Never followed: credentials must not travel to wherever the redirect points.
                     target = redact(response.headers.get("location", "another address"))
-                    raise ConfigurationError(
-                        f"{request.url} redirects to {target}", hint="use the final URL directly in the settings"
-                    )
+                    raise Redirected(f"{request.url} redirects to {target}", location=target)
                 if response.status_code < 400:
                     # The body's reads wait at most idle_timeout between chunks (httpcore reads this
                     # extension when body iteration starts).

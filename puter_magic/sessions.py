@@ -129,6 +129,12 @@ class Session:
         self.notify("login")
         return user
 
+    def login_guest(self) -> Any:
+        """Create a temporary Puter account and log in as it (where the server allows it)."""
+        user = self.loop.run(self._puter().login_guest())
+        self.notify("login")
+        return user
+
     def use_token(self, token: str) -> Any:
         user = self.loop.run(self._puter().use_token(token))
         self.notify("login")

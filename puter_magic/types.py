@@ -179,6 +179,7 @@ class UserInfo:
     email: str | None = None
     email_confirmed: bool | None = None
     is_temp: bool = False
+    requires_email_confirmation: bool = False  # the server refuses most requests until the e-mail is confirmed
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +201,8 @@ class ProviderStatus:
     user: UserInfo | None = None
     model_count: int | None = None
     credits: Credits | None = None
-    error: str | None = None
+    error: str | None = None  # with a user: connected, but the account cannot be used yet (what to do included)
+    note: str | None = None  # something the user should know about the account, e.g. that it is temporary
 
 
 @dataclass(frozen=True, slots=True)

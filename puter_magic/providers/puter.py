@@ -10,7 +10,8 @@ import functools
 import inspect
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import aclosing
+from contextlib import aclosing, asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -19,13 +20,15 @@ from ..config import CredentialStore, Settings, state_dir
 from ..decoders import NDJSONDecoder
 from ..errors import (
     APIError,
+    ConfigurationError,
     LoginFailed,
     NotLoggedIn,
     PuterError,
-    RateLimited,
+    Redirected,
     ServerError,
     StreamFailed,
     StreamTruncated,
+    TokenRejected,
     TwoFactorRequired,
 )
 from ..http import Policy, decoded, json_or_text, make_client, open_response, retry_after_of, status_error
@@ -83,6 +86,8 @@ class PuterProvider:
         self.store = store if store is not None else CredentialStore(state_dir())
         self.strict_stream_end = strict_stream_end
         self._policy = policy_from(self.settings)
+        # A login is never sent twice: Puter allows about ten per 15 minutes and each retry resends the password.
+        self._once = replace(self._policy, max_retries=0)
         origins = (self.settings.api_origin, self.settings.gui_origin)
         self._client = make_client(self._policy, origins=origins, transport=transport)
 
@@ -114,20 +119,24 @@ class PuterProvider:
         error = status_error(response.status_code, message, code=code, body=data, retry_after=retry_after_of(response))
         return wire.refine(error)
 
-    def _open(self, method: str, url: str, *, body: Any = None, auth: bool = True) -> Any:
+    @asynccontextmanager
+    async def _open(
+        self, method: str, url: str, *, body: Any = None, auth: bool = True, once: bool = False
+    ) -> AsyncIterator[httpx.Response]:
         headers = self._auth() if auth else {}
-        return open_response(
-            self._client,
-            method,
-            url,
-            policy=self._policy,
-            error_for=self._error_for,
-            json_body=body,
-            headers=headers,
-        )
+        policy = self._once if once else self._policy
+        try:
+            async with open_response(
+                self._client, method, url, policy=policy, error_for=self._error_for, json_body=body, headers=headers
+            ) as response:
+                yield response
+        except Redirected:
+            if url.startswith(self.settings.api_origin + "/"):
+                raise wire.gui_origin_mistake(self.settings.api_origin) from None
+            raise
 
-    async def _json(self, method: str, url: str, *, body: Any = None, auth: bool = True) -> Any:
-        async with self._open(method, url, body=body, auth=auth) as response:
+    async def _json(self, method: str, url: str, *, body: Any = None, auth: bool = True, once: bool = False) -> Any:
+        async with self._open(method, url, body=body, auth=auth, once=once) as response:
             raw = await response.aread()
         try:
             data = json.loads(raw)
@@ -149,8 +158,14 @@ class PuterProvider:
     def _api(self, path: str) -> str:
         return self.settings.api_origin + path
 
+    def login_origin(self) -> str:
+        """Where a password would go; raises ConfigurationError when it cannot be told (ask before prompting)."""
+        if not self.settings.gui_origin:
+            raise wire.no_gui_origin(self.settings.api_origin)
+        return self.settings.gui_origin
+
     def _gui(self, path: str) -> str:
-        return self.settings.gui_origin + path
+        return self.login_origin() + path
 
     # --- account ----------------------------------------------------------------------------------
 
@@ -165,6 +180,14 @@ class PuterProvider:
             data = await self._login_step("/login/otp", {"token": data.get("otp_jwt_token"), "code": code})
             if data.get("proceed") is False:
                 raise LoginFailed("the one-time code was not accepted", hint="check the code and try again")
+        return self._adopt_login(data, remember)
+
+    async def login_guest(self, *, remember: bool = True) -> UserInfo:
+        """Create a temporary (guest) account, as the website does for a first visit, and log in as it."""
+        data = await self._login_step("/signup", {"is_temp": True}, action="sign up")
+        return self._adopt_login(data, remember)
+
+    def _adopt_login(self, data: Mapping[str, Any], remember: bool) -> UserInfo:
         token = data.get("token")
         if data.get("next_step") != "complete" or not isinstance(token, str):
             raise LoginFailed(f"the login did not complete (next step: {data.get('next_step')!r})")
@@ -175,13 +198,12 @@ class PuterProvider:
             self.store.put(self.settings.api_origin, token, user.username)
         return user
 
-    async def _login_step(self, path: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
+    async def _login_step(self, path: str, body: Mapping[str, Any], action: str = "log in") -> Mapping[str, Any]:
+        url = self._gui(path)
         try:
-            data = await self._json("POST", self._gui(path), body=dict(body), auth=False)
+            data = await self._json("POST", url, body=dict(body), auth=False, once=True)
         except APIError as error:
-            if error.status_code in (400, 401, 404) and not isinstance(error, RateLimited):
-                raise LoginFailed(error.message, status_code=error.status_code, code=error.code) from None
-            raise
+            raise wire.login_refused(error, action) from None
         return data if isinstance(data, Mapping) else {}
 
     async def use_token(self, token: str, *, remember: bool = True) -> UserInfo:
@@ -199,24 +221,32 @@ class PuterProvider:
         return user
 
     async def logout(self) -> None:
-        """Forget the token here and in the credentials file; tell the server when it can be reached."""
-        token = self.settings.token
+        """End the session on the server, then forget the token (here and in the credentials file) and the
+        cookies. When the server did not end it, the token is forgotten all the same and the error says so."""
+        failure: PuterError | None = None
+        if self.settings.token:
+            try:
+                await self._end_session()
+            except PuterError as error:
+                failure = error
+        self._client.cookies.clear()
         self.settings = self.settings.with_token(None, source="logout")
         self.store.remove(self.settings.api_origin)
-        if token:
-            try:
-                async with open_response(
-                    self._client,
-                    "POST",
-                    self._gui("/logout"),
-                    policy=self._policy,
-                    error_for=self._error_for,
-                    json_body={},
-                    headers={"Authorization": f"Bearer {token}"},
-                ):
-                    pass
-            except PuterError:
-                pass  # the token is forgotten locally either way
+        if failure is not None:
+            raise wire.logout_incomplete(self.settings.gui_origin or self.settings.api_origin, failure)
+
+    async def _end_session(self) -> None:
+        """The browser's sequence (recordings 49-56): a fresh single-use anti-CSRF token from the GUI host, then
+        `POST /logout` with it. A token the server no longer knows has no session left to end."""
+        try:
+            data = await self._json("GET", self._gui("/get-anticsrf-token"))
+        except TokenRejected:
+            return
+        anti_csrf = data.get("token") if isinstance(data, Mapping) else None
+        if not isinstance(anti_csrf, str) or not anti_csrf:
+            raise ServerError("the server gave no anti-CSRF token for the logout")
+        async with self._open("POST", self._gui("/logout"), body={"anti_csrf": anti_csrf}, once=True):
+            pass  # 200 "logged out"; every refusal is an error status
 
     async def whoami(self) -> UserInfo:
         return wire.parse_user(await self._json("GET", self._api("/whoami")))
@@ -237,11 +267,14 @@ class PuterProvider:
         except PuterError as error:
             reachable = isinstance(error, APIError)
             return base(reachable=reachable, error=error.one_line())
+        note = wire.TEMP_ACCOUNT_NOTE if user.is_temp else None
+        if wire.needs_confirmation(user):  # every request but whoami is refused (recordings 78-82)
+            return base(reachable=True, user=user, error=wire.unconfirmed_email(user.username).one_line(), note=note)
         try:
             credits: Credits | None = await self.usage()
         except PuterError:
             credits = None
-        return base(reachable=True, user=user, credits=credits)
+        return base(reachable=True, user=user, credits=credits, note=note)
 
     # --- models -----------------------------------------------------------------------------------
 
@@ -252,6 +285,8 @@ class PuterProvider:
         try:
             data = await self._json("GET", self._api("/puterai/chat/models/details"), auth=False)
             public = [wire.parse_model(m) for m in data.get("models", ()) if isinstance(m, Mapping)]
+        except ConfigurationError:
+            raise  # e.g. the GUI origin given as API origin: nothing else there will answer either
         except PuterError as error:
             public_error = error
         if public:

@@ -12,7 +12,18 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import APIError, BadRequest, InsufficientFunds, ModelNotFound, NotFound
+from ..errors import (
+    APIError,
+    BadRequest,
+    ConfigurationError,
+    InsufficientFunds,
+    LoginFailed,
+    ModelNotFound,
+    NotFound,
+    PuterError,
+    RateLimited,
+    VerificationRequired,
+)
 from ..types import (
     ChatRequest,
     Completion,
@@ -86,7 +97,78 @@ def refine(error: APIError) -> APIError:
         return ModelNotFound(message, status_code=error.status_code, code=error.code, body=error.body)
     if isinstance(error, NotFound) and message.startswith("Driver not found"):
         error.hint = "this server does not offer Puter's ai-chat driver; check PUTER_API_ORIGIN"
+    if isinstance(error, VerificationRequired) and error.code == "email_confirmation_required":
+        return unconfirmed_email(None, error)
     return error
+
+
+# --- the account, in the words a person reads -----------------------------------------------------
+
+TEMP_ACCOUNT_NOTE = "a temporary account: its work is lost unless you claim it on the website"
+CONFIRM_HINT = "open the link in the e-mail Puter sent you (the website can send it again), then try again"
+
+
+def unconfirmed_email(username: str | None, error: APIError | None = None) -> VerificationRequired:
+    """Recordings 77-82: login and /whoami work, every other request is a 403 until the e-mail is confirmed."""
+    whose = f"the e-mail address of {username}" if username else "this Puter account's e-mail address"
+    fields: dict[str, Any] = {"status_code": 403, "code": "email_confirmation_required"}
+    if error is not None:
+        fields = {"status_code": error.status_code, "code": error.code, "body": error.body}
+    return VerificationRequired(f"{whose} is not confirmed yet", hint=CONFIRM_HINT, **fields)
+
+
+def needs_confirmation(user: UserInfo) -> bool:
+    return user.requires_email_confirmation and not user.email_confirmed
+
+
+def login_refused(error: APIError, action: str = "log in") -> APIError:
+    """A refused /login, /login/otp or /signup, said once: they are never retried (recordings 69-73: about ten
+    logins per 15 minutes, no Retry-After) and a captcha cannot be answered from here."""
+    if isinstance(error, RateLimited):
+        return RateLimited(
+            "too many login attempts",
+            hint="wait about 15 minutes, or log in with a token (`{puter} login --token`)",
+            status_code=error.status_code,
+            code=error.code,
+            body=error.body,
+        )
+    if "captcha" in error.message.lower():
+        what = "a temporary account" if action == "sign up" else "a login"
+        return LoginFailed(
+            f"this Puter server wants a captcha solved before it creates {what}",
+            hint="do it on the website, then log in with a token (`{puter} login --token`)",
+            status_code=error.status_code,
+            code=error.code,
+            body=error.body,
+        )
+    if error.status_code in (400, 401, 404):
+        return LoginFailed(error.message, status_code=error.status_code, code=error.code)
+    return error
+
+
+def no_gui_origin(api_origin: str) -> ConfigurationError:
+    """The password goes only to a GUI origin the user chose or that follows from the API origin (`api.X` → `X`)."""
+    return ConfigurationError(
+        f"cannot tell where to log in for the API origin {api_origin}",
+        hint="set PUTER_GUI_ORIGIN (or pass --gui-origin) to the address of its website",
+    )
+
+
+def gui_origin_mistake(api_origin: str) -> ConfigurationError:
+    """Recordings 83-85: Puter's GUI host redirects unknown GETs to its home page."""
+    scheme, _, host = api_origin.partition("://")
+    suggestion = f"{scheme}://api.{host}" if not host.startswith("api.") else None
+    hint = f"use {suggestion} as the API origin (PUTER_API_ORIGIN)" if suggestion else "check PUTER_API_ORIGIN"
+    return ConfigurationError(f"{api_origin} looks like Puter's GUI origin, not its API origin", hint=hint)
+
+
+def logout_incomplete(origin: str, error: PuterError) -> PuterError:
+    """The token is forgotten here whatever the server said; this says what it did not do."""
+    reason = " ".join(error.message.split()).rstrip(".")
+    return PuterError(
+        f"the token is forgotten here, but {origin} did not end the session ({reason})",
+        hint="it may keep working until it expires; end your sessions on the website to be sure",
+    )
 
 
 # --- answers --------------------------------------------------------------------------------------
@@ -212,6 +294,7 @@ def parse_user(data: Mapping[str, Any]) -> UserInfo:
         email=data.get("email"),
         email_confirmed=bool(confirmed) if confirmed is not None else None,
         is_temp=bool(data.get("is_temp", False)),
+        requires_email_confirmation=data.get("requires_email_confirmation") is True,
     )
 
 

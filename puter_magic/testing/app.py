@@ -15,13 +15,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from puter_magic.testing import auth_routes, driver_routes
+from puter_magic.testing import auth_routes, driver_routes, gui_host
 from puter_magic.testing.control_routes import CONTROL_PREFIX, CONTROL_ROUTES, check_control_caller, is_control_path
+from puter_magic.testing.encoding import Compression
 from puter_magic.testing.fake_puter import FakePuter
 from puter_magic.testing.faults import STATUS_FAULT_KINDS
 from puter_magic.testing.gates import HostKind, host_kind
 from puter_magic.testing.records import RecordedRequest
-from puter_magic.testing.responses import ApiError, not_found
+from puter_magic.testing.responses import ApiError
 
 Handler = Callable[[Request, FakePuter], Awaitable[Response]]
 
@@ -37,7 +38,9 @@ GUI_ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("/login", "POST", auth_routes.login),
     ("/login/otp", "POST", auth_routes.login_otp),
     ("/signup", "POST", auth_routes.signup),
+    ("/get-anticsrf-token", "GET", auth_routes.get_anticsrf_token),
     ("/logout", "POST", auth_routes.logout),
+    ("/", "GET", gui_host.page),
 )
 
 
@@ -47,7 +50,7 @@ def _endpoint(state: FakePuter, handler: Handler, host: HostKind | None) -> Call
     async def endpoint(request: Request) -> Response:
         if host is not None:
             if state.settings.host_routing and host_kind(request) != host:
-                return not_found()
+                return gui_host.unmatched(state, request)
             fault = state.faults.take(request.url.path, STATUS_FAULT_KINDS)
             if fault is not None:
                 message, code = fault.error_text()
@@ -63,7 +66,8 @@ def _endpoint(state: FakePuter, handler: Handler, host: HostKind | None) -> Call
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
-    return not_found()  # also for 405: Express answers an unknown method on a known path with 404
+    # also for 405: Express answers an unknown method on a known path with 404
+    return gui_host.unmatched(request.app.state.puter, request)
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
@@ -81,7 +85,7 @@ def build_app(state: FakePuter | None = None) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(TrafficObserver, state=state)],
+        middleware=[Middleware(TrafficObserver, state=state), Middleware(Compression)],
         exception_handlers={404: _not_found, 405: _not_found, Exception: _internal_error},
     )
     app.state.puter = state

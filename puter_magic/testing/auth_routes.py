@@ -1,5 +1,5 @@
-"""Account routes: ``/login``, ``/login/otp``, ``/signup``, ``/logout`` (GUI host); ``/whoami``, ``/metering/usage``
-(API host). Messages and codes follow Puter's AuthController and the recordings."""
+"""Account routes: ``/login``, ``/login/otp``, ``/signup``, ``/get-anticsrf-token``, ``/logout`` (GUI host);
+``/whoami``, ``/metering/usage`` (API host). Messages and codes follow Puter's AuthController and the recordings."""
 
 from __future__ import annotations
 
@@ -9,12 +9,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from puter_magic.testing.fake_puter import FakePuter
-from puter_magic.testing.gates import authenticate, check_gui_origin, read_json_body
+from puter_magic.testing.gates import (
+    COOKIE_NAME,
+    authenticate,
+    check_gui_origin,
+    read_json_body,
+    require_verified,
+)
 from puter_magic.testing.payloads import login_body, metering_body, whoami_body
-from puter_magic.testing.responses import ApiError, json_response
+from puter_magic.testing.responses import ApiError, html_response, json_response
 from puter_magic.testing.users import User
 
-COOKIE_NAME = "puter_auth_token"
+EXPIRED = "Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
 MIN_PASSWORD_LENGTH = 6
 RESERVED_USERNAMES = frozenset(
     [
@@ -47,14 +53,38 @@ def _bad_request(message: str, code: str = "bad_request") -> ApiError:
 
 
 def _complete_login(state: FakePuter, user: User) -> Response:
-    token = state.issue_token(user.username)
+    """The JSON token and the cookie are two different tokens of one new session (recording 48)."""
+    token, cookie = state.open_session(user.username)
     response = json_response(login_body(state, user, token))
-    response.headers.append("set-cookie", f"{COOKIE_NAME}={token}; Path=/; HttpOnly; SameSite=Lax")
+    response.headers.append("set-cookie", f"{COOKIE_NAME}={cookie}; Path=/; HttpOnly; SameSite=Lax")
     return response
 
 
+def _check_rate_limit(state: FakePuter, request: Request, scope: str) -> None:
+    """Puter's two sliding windows on /login and /signup: per client fingerprint and per IP. Every request
+    counts, whatever its outcome; the answer says nothing about when to retry (recordings 69-73)."""
+    settings = state.settings
+    address = request.client.host if request.client else ""
+    headers = request.headers
+    fingerprint = "|".join(
+        (address, headers.get("user-agent", ""), headers.get("accept-language", ""), headers.get("accept-encoding", ""))
+    )
+    over = state.rate_limited(scope, fingerprint, settings.login_limit, settings.login_window)
+    over = state.rate_limited(f"{scope}-ip", address, settings.login_ip_limit, settings.login_window) or over
+    if over:
+        raise ApiError(429, "Too many requests.", "too_many_requests")
+
+
+def _check_captcha(state: FakePuter, body: dict[str, object]) -> None:
+    """With captcha on, a client that cannot show the user an image cannot log in or sign up."""
+    if state.settings.captcha and not (body.get("captchaToken") and body.get("captchaAnswer")):
+        raise _bad_request("Captcha verification required.")
+
+
 async def login(request: Request, state: FakePuter) -> Response:
+    _check_rate_limit(state, request, "login")
     body = await read_json_body(request)
+    _check_captcha(state, body)
     check_gui_origin(state, request)
     username, email, password = body.get("username"), body.get("email"), body.get("password")
     if not username and not email:
@@ -123,7 +153,9 @@ def _check_signup_fields(state: FakePuter, username: object, email: object, pass
 
 
 async def signup(request: Request, state: FakePuter) -> Response:
+    _check_rate_limit(state, request, "signup")
     body = await read_json_body(request)
+    _check_captcha(state, body)
     check_gui_origin(state, request)
     if body.get("is_temp"):
         return _complete_login(state, state.add_temp_user())
@@ -134,21 +166,33 @@ async def signup(request: Request, state: FakePuter) -> Response:
     return _complete_login(state, user)
 
 
+async def get_anticsrf_token(request: Request, state: FakePuter) -> Response:
+    """A fresh single-use anti-CSRF token for the user (session cookie or Bearer; recordings 49-52)."""
+    user, _ = authenticate(state, request, {})
+    return json_response({"token": state.mint_anti_csrf(user)})
+
+
 async def logout(request: Request, state: FakePuter) -> Response:
-    # Our simplification: revoke the token and answer {"proceed":true}; Puter's own logout differs in detail.
+    """Needs an unused anti-CSRF token of the same user; ends the whole session (both of its tokens) and
+    deletes a temporary user (recordings 53-68)."""
     body = await read_json_body(request)
-    _, token = authenticate(state, request, body)
+    user, token = authenticate(state, request, body)
+    if not state.consume_anti_csrf(user, body.get("anti_csrf")):
+        raise ApiError(400, "Incorrect anti-CSRF token.", "bad_request")
     state.revoke_token(token)
-    response = json_response({"proceed": True})
-    response.headers.append("set-cookie", f"{COOKIE_NAME}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax")
+    response = html_response("logged out")
+    response.headers.append("set-cookie", f"{COOKIE_NAME}=; {EXPIRED}")
+    response.headers.append("set-cookie", f"puter_token_v2=; {EXPIRED}")
+    response.headers.append("set-cookie", f"puter_elevated=; Domain={state.domain}; {EXPIRED}")
     return response
 
 
 async def whoami(request: Request, state: FakePuter) -> Response:
-    user, _ = authenticate(state, request, {})
+    user, _ = authenticate(state, request, {})  # whoami is allowed to unconfirmed accounts (recording 78)
     return json_response(whoami_body(state, user))
 
 
 async def metering_usage(request: Request, state: FakePuter) -> Response:
     user, _ = authenticate(state, request, {})
+    require_verified(user)
     return json_response(metering_body(user))

@@ -198,7 +198,8 @@ def _usage_limited(state: FakePuter, request: Request, stream: bool) -> Response
 
 
 async def list_interfaces(request: Request, state: FakePuter) -> Response:
-    authenticate(state, request, {})
+    user, _ = authenticate(state, request, {})
+    require_verified(user)
     return json_response(INTERFACES)
 
 

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from puter_magic.testing.faults import Fault, FaultBook
 from puter_magic.testing.models import ChatModel, Generation
@@ -25,10 +25,14 @@ from puter_magic.testing.users import (
     TASKBAR_APPS,
     TEMP_ALLOWANCE,
     USER_ALLOWANCE,
+    Session,
     User,
     new_token,
     temp_username,
 )
+
+ANTI_CSRF_TTL = 600.0  # seconds an anti-CSRF token stays valid (Puter's antiCsrf.js)
+TokenState = Literal["ok", "revoked", "unknown"]
 
 
 class FakePuter:
@@ -57,6 +61,7 @@ class FakePuter:
         self._streams: list[StreamRecord] = []
         self._admin = User("admin", self.admin_password, allowance=ADMIN_ALLOWANCE, remaining=ADMIN_ALLOWANCE)
         self.admin_token = new_token(self._admin)
+        self.admin_cookie = new_token(self._admin, kind="s")
         self.in_flight = 0
         self.max_in_flight = 0
         self._epoch = 0
@@ -129,20 +134,82 @@ class FakePuter:
         with self._cond:
             return next((u for u in self._users.values() if u.email and u.email.lower() == email.lower()), None)
 
-    def issue_token(self, username: str) -> str:
+    def delete_user(self, username: str) -> None:
         with self._cond:
-            token = new_token(self._users[username])
-            self._tokens[token] = username
-            return token
+            self._users.pop(username, None)
+
+    def open_session(self, username: str) -> tuple[str, str]:
+        """A new session of ``username``: (its JSON token, its cookie token) — two JWTs of one session."""
+        with self._cond:
+            user = self._users[username]
+            session = Session(username, user.uuid)
+            tokens = (new_token(user), new_token(user, kind="s"))
+            for token in tokens:
+                self._tokens[token] = session
+            return tokens
+
+    def issue_token(self, username: str) -> str:
+        """The JSON token of a new session of ``username``."""
+        return self.open_session(username)[0]
 
     def revoke_token(self, token: str) -> bool:
+        """End the session the token belongs to (both of its tokens); a temp user goes with it, as on logout."""
         with self._cond:
-            return self._tokens.pop(token, None) is not None
+            session = self._tokens.get(token)
+            if session is None or session.revoked:
+                return False
+            session.revoked = True
+            user = self._users.get(session.username)
+            if user is not None and user.is_temp and user.uuid == session.user_uuid:
+                del self._users[session.username]
+            return True
+
+    def resolve_token(self, token: str) -> tuple[TokenState, User | None, str | None]:
+        """What the token names: ("ok", user, uuid), ("revoked", None, the user's uuid) or ("unknown", None, None).
+
+        A token of a deleted user (a logged-out temp user) is unknown, like any token that resolves to no one."""
+        with self._cond:
+            session = self._tokens.get(token)
+            user = self._users.get(session.username) if session else None
+            if session is None or user is None or user.uuid != session.user_uuid:
+                return "unknown", None, None
+            if session.revoked:
+                return "revoked", None, session.user_uuid
+            user.last_activity_ts = time.time()
+            return "ok", user, user.uuid
 
     def user_for_token(self, token: str) -> User | None:
+        return self.resolve_token(token)[1]
+
+    def reauth_token(self, token: str) -> str:
+        """The short-lived ``reauth_token`` a revoked session's 401 carries (never accepted here)."""
         with self._cond:
-            username = self._tokens.get(token)
-            return self._users.get(username) if username else None
+            session = self._tokens[token]
+            return new_token(User(session.username, None, uuid=session.user_uuid), kind="reauth")
+
+    # -- anti-CSRF tokens and rate limits --------------------------------------------------------------------
+
+    def mint_anti_csrf(self, user: User) -> str:
+        """A single-use anti-CSRF token, keyed by the user (not the session), valid for 10 minutes."""
+        with self._cond:
+            token = secrets.token_hex(32)
+            self._anti_csrf.setdefault(user.uuid, {})[token] = time.monotonic() + ANTI_CSRF_TTL
+            return token
+
+    def consume_anti_csrf(self, user: User, token: object) -> bool:
+        with self._cond:
+            expires = self._anti_csrf.get(user.uuid, {}).pop(token, None) if isinstance(token, str) else None
+            return expires is not None and time.monotonic() < expires
+
+    def rate_limited(self, scope: str, key: str, limit: int, window: float) -> bool:
+        """Count a hit of ``key`` in ``scope`` (a sliding window, every hit counted); True once over ``limit``."""
+        now = time.monotonic()
+        with self._cond:
+            hits = self._hits.setdefault((scope, key), deque())
+            while hits and hits[0] <= now - window:
+                hits.popleft()
+            hits.append(now)
+            return len(hits) > limit
 
     def issue_otp_token(self, user: User) -> str:
         with self._cond:
@@ -167,7 +234,11 @@ class FakePuter:
             return user.remaining >= max(1, needed)
 
     def charge(self, user: User, model: ChatModel, generation: Generation) -> None:
-        """Deduct a completion's cost, metered per ``provider:model:cost-key`` like Puter's usage types."""
+        """Deduct a completion's cost, metered per ``provider:model:cost-key`` like Puter's usage types.
+
+        Puter's fake-chat models are never charged (recordings 169-177): only our local models are metered."""
+        if model.is_fake_chat:
+            return
         metered = (
             (model.input_cost_key, generation.input_tokens, model.cost(generation.input_tokens, 0)),
             (model.output_cost_key, generation.output_tokens, model.cost(0, generation.output_tokens)),
@@ -175,10 +246,10 @@ class FakePuter:
         with self._cond:
             for key, units, cost in metered:
                 usage_type = f"{model.provider}:{model.id}:{key}"
-                entry = user.usage.setdefault(usage_type, {"cost": 0, "count": 0, "units": 0})
+                entry = user.usage.setdefault(usage_type, {"units": 0, "cost": 0, "count": 0})
+                entry["units"] += units
                 entry["cost"] += cost
                 entry["count"] += 1
-                entry["units"] += units
                 user.remaining = max(0, user.remaining - cost)
 
     # -- faults ----------------------------------------------------------------------------------------------
@@ -269,6 +340,9 @@ class FakePuter:
             self.max_in_flight = self.in_flight  # requests still running belong to nobody's count
             admin = dataclasses.replace(self._admin, usage={}, created_ts=time.time())  # whoami: "a few seconds ago"
             self._users: dict[str, User] = {"admin": admin}
-            self._tokens: dict[str, str] = {self.admin_token: "admin"}
+            admin_session = Session("admin", admin.uuid)
+            self._tokens: dict[str, Session] = {self.admin_token: admin_session, self.admin_cookie: admin_session}
             self._otp_tokens: dict[str, tuple[str, float]] = {}
+            self._anti_csrf: dict[str, dict[str, float]] = {}
+            self._hits: dict[tuple[str, str], deque[float]] = {}
             self._cond.notify_all()

@@ -13,6 +13,7 @@ from puter_magic.testing.responses import ApiError
 from puter_magic.testing.users import User
 
 HostKind = Literal["api", "gui"]
+COOKIE_NAME = "puter_auth_token"
 PUTER_JS_CONTENT_TYPE = "text/plain;actually=json"  # what puter.js sends; Puter compares the exact string
 
 
@@ -41,7 +42,8 @@ async def read_json_body(request: Request) -> dict[str, Any]:
 
 
 def extract_token(request: Request, body: dict[str, Any]) -> str | None:
-    """Body ``auth_token`` → ``Authorization: Bearer`` → ``x-api-key`` → query ``auth_token``."""
+    """Body ``auth_token`` → ``Authorization: Bearer`` → ``x-api-key`` → the session cookie (only without a
+    foreign ``Origin``) → query ``auth_token``, as Puter's authProbe looks (recordings 89-95)."""
     token = body.get("auth_token")
     if isinstance(token, str) and token:
         return token
@@ -50,7 +52,18 @@ def extract_token(request: Request, body: dict[str, Any]) -> str | None:
         value = header[7:].strip() if header.lower().startswith("bearer ") else header
         if value and value.lower() != "bearer":
             return value
-    return request.headers.get("x-api-key") or request.query_params.get("auth_token") or None
+    api_key = request.headers.get("x-api-key")
+    if api_key:
+        return api_key
+    cookie = request.cookies.get(COOKIE_NAME)
+    if cookie and _same_origin_or_none(request):
+        return cookie
+    return request.query_params.get("auth_token") or None
+
+
+def _same_origin_or_none(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    return origin is None or urlsplit(origin).netloc == request.headers.get("host", "")
 
 
 def authenticate(state: FakePuter, request: Request, body: dict[str, Any]) -> tuple[User, str]:
@@ -59,14 +72,24 @@ def authenticate(state: FakePuter, request: Request, body: dict[str, Any]) -> tu
         raise ApiError(401, "Missing authentication token", "token_missing")
     if "." not in token:  # not a JWT: Puter takes it for a retired v1 token
         raise ApiError(401, "Re-authentication required", "reauth_required", reason="token_v1")
-    user = state.user_for_token(token)
+    found, user, user_uuid = state.resolve_token(token)
+    if found == "revoked":  # recordings 57-63: the session was logged out
+        raise ApiError(
+            401,
+            "Re-authentication required",
+            "reauth_required",
+            reason="session_revoked",
+            auth_id=user_uuid,
+            reauth_token=state.reauth_token(token),
+        )
     if user is None:
         raise ApiError(401, "Authentication failed", "token_auth_failed")
     return user, token
 
 
 def require_verified(user: User) -> None:
-    if user.requires_email_confirmation and not user.email_confirmed:
+    """Puter's gate on every route but a few (``/whoami``): unconfirmed accounts get a 403 (recordings 79-82)."""
+    if user.blocked_until_confirmed:
         raise ApiError(403, "Please confirm your email to continue", "email_confirmation_required")
 
 

@@ -81,7 +81,7 @@ def login_body(state: FakePuter, user: User, token: str) -> dict[str, Any]:
 
 
 def whoami_body(state: FakePuter, user: User) -> dict[str, Any]:
-    """GET /whoami for a user (session) token (recording 02)."""
+    """GET /whoami for a user (session) token (recordings 02, 75, 76, 78)."""
     return {
         "username": user.username,
         "uuid": user.uuid,
@@ -97,7 +97,7 @@ def whoami_body(state: FakePuter, user: User) -> dict[str, Any]:
         "is_temp": user.is_temp,
         "is_user_token": True,
         "referral_code": None,
-        "oidc_only": False,
+        "oidc_only": user.password is None,  # a temp user has no password (recording 75)
         "taskbar_items": taskbar_items(state, with_icons=False),
         "otp": user.otp_code is not None,
         "feature_flags": {},
@@ -106,13 +106,19 @@ def whoami_body(state: FakePuter, user: User) -> dict[str, Any]:
         "metadata": {},
         "hasDevAccountAccess": False,
         "directories": dict(user.directories),
+        "last_activity_ts": int(user.last_activity_ts),
     }
 
 
 def metering_body(user: User) -> dict[str, Any]:
-    """GET /metering/usage (protocol §6), all amounts in micro-cents."""
-    return {
-        "usage": {"total": user.used, **{key: dict(entry) for key, entry in user.usage.items()}},
-        "appTotals": {},
-        "allowanceInfo": {"remaining": user.remaining, "monthUsageAllowance": user.allowance},
-    }
+    """GET /metering/usage, all amounts in micro-cents (recordings 169 and 177: the usage types, then ``total``
+    and ``allowanceUsed``; with no usage at all only ``total``)."""
+    usage: dict[str, Any] = {key: dict(entry) for key, entry in user.usage.items()}
+    usage["total"] = user.used
+    app_totals: dict[str, Any] = {}
+    if user.usage:
+        usage["allowanceUsed"] = user.used
+        count = sum(entry["count"] for entry in user.usage.values())
+        app_totals["os-global"] = {"total": user.used, "count": count}
+    allowance = {"remaining": user.remaining, "monthUsageAllowance": user.allowance, "addons": {}}
+    return {"usage": usage, "appTotals": app_totals, "allowanceInfo": allowance}

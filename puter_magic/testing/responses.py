@@ -5,20 +5,33 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from puter_magic.jsontext import dumps
+from puter_magic.testing.encoding import weak_etag
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
 
 class PuterJSONResponse(JSONResponse):
-    """Starlette already renders compact, non-ASCII-escaped JSON; Express adds the charset parameter."""
+    """Starlette already renders compact, non-ASCII-escaped JSON; Express adds the charset parameter and a weak
+    ETag."""
 
     media_type = JSON_CONTENT_TYPE
 
     def render(self, content: Any) -> bytes:
         return dumps(content, escape_surrogates=True)  # a lone surrogate escaped, as JSON.stringify writes it
+
+    def __init__(self, content: Any, status_code: int = 200, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(content, status_code=status_code, headers=headers)
+        self.headers["etag"] = weak_etag(self.body)
+
+
+def html_response(text: str, status: int = 200) -> Response:
+    """A ``res.send(string)`` answer: ``text/html; charset=utf-8`` with its ETag."""
+    response = Response(text, status_code=status, media_type="text/html; charset=utf-8")
+    response.headers["etag"] = weak_etag(response.body)
+    return response
 
 
 def json_response(content: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> PuterJSONResponse:

@@ -21,6 +21,10 @@ class Settings:
     slow_rate: float = 20.0  # default chunks per second of the "slow" model (0 = as fast as possible)
     stream_batch: int = 64  # text lines per HTTP chunk in an unpaced stream (1 = one chunk a line, like Puter)
     otp_ttl: float = 300.0  # seconds an otp_jwt_token from /login stays valid
+    login_limit: int = 10  # /login (and /signup) requests per window from one client fingerprint
+    login_ip_limit: int = 50  # … and from one IP address
+    login_window: float = 900.0  # seconds of the sliding window (15 minutes)
+    captcha: bool = False  # /login and /signup want a solved captcha (Puter's captcha.enabled; protocol §1)
 
     def update(self, changes: Mapping[str, Any]) -> None:
         """Apply a partial update, checking names and types (raises ValueError)."""

@@ -83,8 +83,9 @@ class User:
     remaining: int = USER_ALLOWANCE  # micro-cents left
     uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
     created_ts: float = field(default_factory=time.time)
-    usage: dict[str, dict[str, int]] = field(default_factory=dict)  # usageType -> {cost, count, units}
+    usage: dict[str, dict[str, int]] = field(default_factory=dict)  # usageType -> {units, cost, count}
     directories: dict[str, str] = field(default_factory=dict)
+    last_activity_ts: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
         if not self.directories:
@@ -96,8 +97,14 @@ class User:
 
     @property
     def verified(self) -> bool:
-        """What whoami reports as ``email_confirmed`` (the recorded admin: false at login, true in whoami)."""
-        return self.email_confirmed or not self.requires_email_confirmation
+        """What whoami reports as ``email_confirmed``: the recorded admin has false at login but true in whoami,
+        while a temp user and an unconfirmed one have false in both (recordings 02, 75, 78)."""
+        return self.email_confirmed or self.username == "admin"
+
+    @property
+    def blocked_until_confirmed(self) -> bool:
+        """Puter's gate: such an account gets 403 ``email_confirmation_required`` on almost every route."""
+        return self.requires_email_confirmation and not self.email_confirmed
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -111,6 +118,15 @@ class User:
             "allowance": self.allowance,
             "remaining": self.remaining,
         }
+
+
+@dataclass
+class Session:
+    """One login: the JSON token (``t:"gui"``) and the cookie token (``t:"s"``) both name it; a logout revokes it."""
+
+    username: str
+    user_uuid: str
+    revoked: bool = False
 
 
 def _compact(obj: Any) -> bytes:
