@@ -19,8 +19,8 @@ Hosts: with ``host_routing`` on (the default), a request whose Host starts with 
 (``/whoami``, ``/drivers/call``, ``/drivers/list-interfaces``, ``/puterai/chat/models[/details]``,
 ``/metering/usage``); any other Host is the GUI host (``/login``, ``/login/otp``, ``/signup``,
 ``/get-anticsrf-token``, ``/logout``, ``/``). Routes asked on the wrong host answer 404, except a GET or HEAD
-on the GUI host named by the domain, which redirects to ``/`` as Puter does. Raw clients connect to ``puter.origin`` (127.0.0.1) and send
-``Host: puter.api_host`` or ``Host: puter.gui_host``.
+on the GUI host named by the domain, which redirects to ``/`` as Puter does. Raw clients connect to
+``puter.origin`` (127.0.0.1) and send ``Host: puter.api_host`` or ``Host: puter.gui_host``.
 
 Control API (JSON, no authentication; for clients on this machine: it answers on an IP address or a loopback
 name, never with CORS headers nor to a foreign ``Origin``):
