@@ -121,8 +121,8 @@ class Conversations:
         self.thread(thread).system = text if text and text.strip() else None
 
     def clear(self, thread: str | None = None) -> None:
-        """Drop the thread's turns, keep its system prompt."""
-        self.thread(thread).turns.clear()
+        """Drop the thread's turns, keep its system prompt. An unknown thread is an InputError."""
+        self._existing(thread).turns.clear()
 
     def new(self, thread: str | None = None) -> None:
         """Start the thread over: drop its turns and its system prompt."""
@@ -176,22 +176,29 @@ class Conversations:
         key: str | None = None,
         budget: int = 8192,
         reserve: int = 0,
+        new: bool = False,
+        system: str | None = None,
     ) -> list[Message]:
         """The messages to send for `prompt`: system prompt, context turns as user/assistant pairs, the prompt.
 
         The oldest whole turns are dropped until the estimate fits in `budget - reserve` tokens (`reserve` leaves
         room for the answer). The system prompt and the new prompt are always kept, even when they alone do not fit.
         One pass from the newest turn backwards: linear in the number of turns.
+
+        `new` and `system` show the thread as it would be after `new()` and `set_system(system)` (when `system` is
+        not None), without changing it: a request is built first, the thread changes only when its turn is kept.
         """
         if budget <= 0:
             raise ConfigurationError(f"the token budget must be positive, not {budget}")
         if reserve < 0:
             raise ConfigurationError(f"the reserved answer tokens must be 0 or more, not {reserve}")
         found = self._find(thread)
-        head = [Message("system", found.system)] if found is not None and found.system else []
+        current = None if new or found is None else found.system
+        system = current if system is None else (system if system.strip() else None)
+        head = [Message("system", system)] if system else []
         last = Message("user", prompt)
         room = budget - reserve - sum(map(message_tokens, head)) - message_tokens(last)
-        turns = self.context(thread, key=key)
+        turns = [] if new else self.context(thread, key=key)
         start = len(turns)
         while start > 0 and turns[start - 1].tokens() <= room:
             start -= 1

@@ -6,8 +6,10 @@ only uses the public face of `Conversations`, `Thread` and `Turn`.
     to_json(conversations)            {"version": 1, "active": NAME, "threads": {NAME: {"system", "turns"}}}
     from_json(data)                   checks every field; a malformed shape raises InputError saying where
     thread_markdown(thread)           `## Thread: NAME`, the system prompt as a quote, then the turns
+    render(conversations, path)       the text save() writes to `path` (its suffix picks the format)
     save(conversations, path)         `.json` (everything, loadable) or `.md` (all threads); written atomically
-    load(path)                        a `.json` save
+    load(path)                        a `.json` save; parse(data, source) reads one from bytes
+    write_atomic(path, text)          temp file in the same folder, fsync, rename over `path`
 
 Pure: standard library, `puter_magic.types`, `puter_magic.errors` and `puter_magic.conversation` only.
 """
@@ -222,16 +224,19 @@ def _blockquote(text: str) -> str:
 # --- files -----------------------------------------------------------------------------------------
 
 
-def save(conversations: Conversations, path: str | os.PathLike[str]) -> None:
-    """Write a `.json` file (everything, loadable) or a `.md` transcript (all threads); atomically."""
+def render(conversations: Conversations, path: str | os.PathLike[str]) -> str:
+    """The text `save()` writes to `path`: JSON (everything, loadable) for `.json`, a transcript for `.md`."""
     target = Path(path)
     if _is_markdown(target):
-        text = "\n".join(conversations.to_markdown(name) for name in conversations.names())
-    elif target.suffix.lower() == ".json":
-        text = json.dumps(conversations.to_json(), indent=2, ensure_ascii=False) + "\n"
-    else:
-        raise InputError(f"cannot tell the format of {target}", hint="name the file .json (loadable) or .md")
-    _write_atomic(target, text)
+        return "\n".join(conversations.to_markdown(name) for name in conversations.names())
+    if target.suffix.lower() == ".json":
+        return json.dumps(conversations.to_json(), indent=2, ensure_ascii=False) + "\n"
+    raise InputError(f"cannot tell the format of {target}", hint="name the file .json (loadable) or .md")
+
+
+def save(conversations: Conversations, path: str | os.PathLike[str]) -> None:
+    """Write a `.json` file (everything, loadable) or a `.md` transcript (all threads); atomically."""
+    write_atomic(Path(path), render(conversations, path))
 
 
 def load(path: str | os.PathLike[str], cls: type[Conversations] = Conversations) -> Conversations:
@@ -240,15 +245,22 @@ def load(path: str | os.PathLike[str], cls: type[Conversations] = Conversations)
     if _is_markdown(source):
         raise InputError(f"cannot load {source}: Markdown transcripts are export only", hint="load a .json save")
     try:
-        data = json.loads(source.read_text(encoding="utf-8"))
+        data = source.read_bytes()
     except FileNotFoundError:
         raise InputError(f"no conversation file at {source}", hint="check the path") from None
-    except (ValueError, RecursionError) as exc:  # bad JSON or bad UTF-8
-        raise InputError(f"{source} is not a JSON file: {exc}", hint="load a .json save") from None
     except OSError as exc:
         raise InputError(f"cannot read {source}: {exc.strerror or exc}", hint="check the path") from None
+    return parse(data, source, cls)
+
+
+def parse(data: bytes, source: str | os.PathLike[str], cls: type[Conversations] = Conversations) -> Conversations:
+    """A `cls` read from the bytes of a JSON save; errors name `source`."""
     try:
-        return cls.from_json(data)
+        loaded = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError) as exc:  # bad JSON or bad UTF-8
+        raise InputError(f"{source} is not a JSON file: {exc}", hint="load a .json save") from None
+    try:
+        return cls.from_json(loaded)
     except InputError as exc:
         raise InputError(f"{source}: {exc.message}", hint=exc.hint) from None
 
@@ -257,8 +269,9 @@ def _is_markdown(path: Path) -> bool:
     return path.suffix.lower() in (".md", ".markdown")
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write a temp file next to `path`, then rename it over `path`: readers see the old file or the new one.
+def write_atomic(path: Path, text: str) -> None:
+    """Write a temp file next to `path`, fsync it, then rename it over `path`: readers (and a crash at any
+    moment) see the old file or the new one, never a part. The folder is synced too, so the rename lasts.
 
     A new file gets the usual mode (0666 less the umask); an existing file keeps its mode.
     """
@@ -279,7 +292,22 @@ def _write_atomic(path: Path, text: str) -> None:
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
+        _sync_folder(path.parent)
     except OSError as exc:
         raise InputError(
             f"cannot write {path}: {exc.strerror or exc}", hint="check the path and its permissions"
         ) from None
+
+
+def _sync_folder(folder: Path) -> None:
+    """fsync a folder, so a rename in it survives a crash (POSIX; elsewhere there is nothing to do)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems cannot sync a folder; the file itself is already synced
+    finally:
+        os.close(fd)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .answering import Answering, Transcript
+from .autosave import Autosave
 from .config import Settings
 from .conversation import Conversations, Turn
 from .errors import InputError, PuterError
@@ -34,7 +35,10 @@ DEFAULT_BUDGET = 8192
 
 @dataclass(frozen=True)
 class Exchange:
-    """One request in the making: what will be sent, and where its turn will be recorded."""
+    """One request in the making: what will be sent, and where its turn will be recorded.
+
+    `new` and `system` are applied to the thread when the turn is recorded, so a failed request changes nothing.
+    """
 
     request: ChatRequest
     prompt: str
@@ -42,6 +46,8 @@ class Exchange:
     key: str | None
     record: bool
     provider: str
+    new: bool = False
+    system: str | None = None
 
 
 class Session:
@@ -67,7 +73,7 @@ class Session:
         self.temperature: float | None = None
         self.max_tokens: int | None = None
         self.conversations = Conversations()
-        self.autosave: Path | None = None
+        self._autosaver: Autosave | None = None
         self._models: dict[str, list[ModelInfo]] = {}
         self._lock = threading.RLock()
         self._listeners: list[Callable[[str], None]] = []
@@ -180,19 +186,12 @@ class Session:
             raise InputError("the prompt is empty", hint="write the question in the cell, under %%puter")
         with self._lock:
             name = thread or self.conversations.active
-            if history:
-                if new:
-                    self.conversations.new(name)
-                if system is not None:
-                    self.conversations.set_system(system, name)
             info = self.model_info(chosen, provider_name)
             budget = info.context if info and info.context else DEFAULT_BUDGET
-            if history:
-                messages = self.conversations.messages(prompt, name, key=key, budget=budget, reserve=max_tokens or 0)
-            else:
-                scratch = Conversations()
-                scratch.set_system(system)
-                messages = scratch.messages(prompt, budget=budget, reserve=max_tokens or 0)
+            source = self.conversations if history else Conversations()
+            messages = source.messages(
+                prompt, name, key=key, budget=budget, reserve=max_tokens or 0, new=new, system=system
+            )
         request = ChatRequest(
             tuple(messages),
             chosen,
@@ -200,7 +199,7 @@ class Session:
             max_tokens=max_tokens if max_tokens is not None else self.max_tokens,
             extra=extra or {},
         )
-        return Exchange(request, prompt, name, key, history, provider_name)
+        return Exchange(request, prompt, name, key, history, provider_name, new, system)
 
     def record(
         self,
@@ -223,20 +222,44 @@ class Session:
         if exchange.record and (text or not interrupted):  # an interruption before any text keeps nothing
             turn = Turn(exchange.prompt, text, exchange.key, answer.model, answer.provider, answer.usage, interrupted)
             with self._lock:
+                if exchange.new:
+                    self.conversations.new(exchange.thread)
+                if exchange.system is not None:
+                    self.conversations.set_system(exchange.system, exchange.thread)
                 self.conversations.record(turn, exchange.thread)
                 self._autosave()
             self.notify("history")
         return answer
 
+    @property
+    def autosave(self) -> Path | None:
+        """The file the conversations are saved to after each answer (see start_autosave)."""
+        return self._autosaver.path if self._autosaver is not None else None
+
+    def start_autosave(self, path: Path | None) -> str | None:
+        """Save the conversations to `path` after each answer from now on (None: stop); see autosave.py.
+
+        What the file holds is read first and this session's turns are added to it; returns the line that says so
+        ("resumed 2 threads, 5 turns from …") or None. A file that is no conversation save raises InputError.
+        """
+        with self._lock:
+            saver = self._autosaver
+            if path is None or (saver is not None and saver.path == path and saver.unchanged()):
+                self._autosaver = saver if path is not None else None
+                return None
+            saver, conversations, line = Autosave.start(path, self.conversations)
+            self.conversations, self._autosaver = conversations, saver
+        self.notify("history")
+        return line
+
     def _autosave(self) -> None:
         """Write the conversations to the autosave file; a failure is logged, the turn is kept in memory."""
-        if self.autosave is None:
+        if self._autosaver is None:
             return
         try:
-            self.conversations.save(self.autosave)
-        except (PuterError, OSError) as error:
-            message = error.one_line() if isinstance(error, PuterError) else str(error)
-            logger.warning("autosave to %s failed: %s", self.autosave, message)
+            self._autosaver.save(self.conversations)
+        except PuterError as error:
+            logger.warning("autosave: %s", error.one_line())
 
     def events(self, exchange: Exchange, stop: Stop | None = None) -> Iterator[StreamEvent]:
         """The provider's stream for `exchange`, iterated on the caller's thread; `stop()` can end it."""

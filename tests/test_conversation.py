@@ -147,6 +147,13 @@ def test_delete_an_unknown_thread():
     assert "default" in caught.value.hint
 
 
+def test_clear_an_unknown_thread_is_an_error_and_creates_nothing():
+    conversations = Conversations()
+    with pytest.raises(InputError, match="no thread named 'nope'"):
+        conversations.clear("nope")
+    assert conversations.names() == ["default"]
+
+
 # --- recording and context -----------------------------------------------------------------------------
 
 
@@ -291,6 +298,19 @@ def test_messages_for_a_new_thread_do_not_create_it():
     conversations = Conversations()
     assert texts(conversations.messages("hi", "fresh")) == [("user", "hi")]
     assert conversations.names() == ["default"]
+
+
+def test_messages_can_show_the_thread_started_over_or_with_another_system_prompt():
+    conversations = Conversations()
+    conversations.set_system("old")
+    conversations.record(turn("one", "first"))
+    before = conversations.to_json()
+    assert texts(conversations.messages("hi", new=True)) == [("user", "hi")]
+    assert texts(conversations.messages("hi", new=True, system="S")) == [("system", "S"), ("user", "hi")]
+    assert texts(conversations.messages("hi", system="S"))[0] == ("system", "S")
+    assert texts(conversations.messages("hi", system="")) == [("user", "one"), ("assistant", "first"), ("user", "hi")]
+    assert texts(conversations.messages("hi", "fresh", system="S")) == [("system", "S"), ("user", "hi")]
+    assert conversations.to_json() == before and conversations.names() == ["default"], "nothing changed"
 
 
 def test_ten_thousand_turns_trim_to_the_newest():

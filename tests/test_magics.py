@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from cells import run
 from IPython.core.error import UsageError
+from traitlets import TraitError
 
 from puter_magic.magics import PuterMagics, unload
 from puter_magic.sessions import Session
@@ -263,15 +265,76 @@ def test_load_ext_is_offline_and_unload_removes_the_magics(shell, puter_server):
     assert "puter" not in shell.magics_manager.magics["cell"]
 
 
-def test_autosave_writes_after_each_answer_and_refuses_odd_files(shell, magics, tmp_path, capsys):
+@pytest.fixture
+def configured(shell):
+    """Cleans the shared shell's PuterMagics config after the test, so later magics do not inherit it."""
+    yield
+    shell.config.PuterMagics.pop("autosave", None)
+
+
+def test_autosave_writes_after_each_answer_and_refuses_odd_files(shell, magics, tmp_path, configured):
     target = tmp_path / "saved" / "notebook-chat.json"
     run(shell, f'%config PuterMagics.autosave = "{target}"')
     run(shell, cell("", "saved question"), "as1")
     assert json.loads(target.read_text())["threads"]["default"]["turns"][0]["prompt"] == "saved question"
-    with pytest.raises(Exception, match=r"\.json"):
+    with pytest.raises(TraitError, match=r"\.json"):
         magics.autosave = str(tmp_path / "notes.txt")
+    assert magics.autosave == str(target), "a refused value is not kept"
     magics.autosave = None
     assert magics.session.autosave is None
+
+
+def test_autosave_resumes_the_file_and_says_so(shell, magics, tmp_path, capsys, configured):
+    target = tmp_path / "chat.json"
+    target.write_text(json.dumps({"version": 1, "threads": {"default": {"turns": [{"prompt": "p", "answer": "a"}]}}}))
+    run(shell, f'%config PuterMagics.autosave = "{target}"')
+    assert capsys.readouterr().out == f"resumed 1 thread, 1 turn from {target}\n"
+    run(shell, cell("", "next"), "rs1")
+    assert [t["prompt"] for t in json.loads(target.read_text())["threads"]["default"]["turns"]] == ["p", "next"]
+
+
+@pytest.mark.parametrize(("name", "content"), [("notes.txt", None), ("broken.json", "{not json"), ("t.md", "# x")])
+def test_an_invalid_autosave_value_is_refused_not_stored(
+    shell, magics, tmp_path, caplog, capsys, configured, name, content
+):
+    target = tmp_path / name
+    if content is not None:
+        target.write_text(content)
+    with caplog.at_level(logging.ERROR):
+        run(shell, f'%config PuterMagics.autosave = "{target}"')  # %config reports the error itself
+    [line] = [r.getMessage() for r in caplog.records]
+    assert "\n" not in line and ("must name a .json" in line or "it was left as it is" in line)
+    assert magics.autosave is None and magics.session.autosave is None
+    run(shell, cell("", "still answered"), "iv1")
+    assert (target.read_text() if content is not None else None) == content
+    capsys.readouterr()
+    reloaded = PuterMagics(shell, session_=magics.session)  # as %reload_ext does, with the shell's config
+    assert reloaded.autosave is None and magics.session.autosave is None
+    assert capsys.readouterr().err == f"PuterMagics.autosave: {line}\n"
+
+
+def test_clearing_a_thread_that_does_not_exist_is_an_error(shell, magics):
+    with pytest.raises(UsageError, match=r"^no thread named 'nope' — the threads are: default$"):
+        run(shell, "%puter clear nope")
+    assert magics.session.conversations.names() == ["default"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "%puter provider http://127.0.0.1:9/v1 --key-env NO_SUCH_KEY_VARIABLE",
+        "%puter provider add mine http://127.0.0.1:9/v1 --key-env NO_SUCH_KEY_VARIABLE",
+        "%puter provider ollama --key-env NO_SUCH_KEY_VARIABLE",
+    ],
+)
+def test_a_provider_whose_key_variable_is_unset_is_not_added(shell, magics, monkeypatch, line):
+    monkeypatch.delenv("NO_SUCH_KEY_VARIABLE", raising=False)
+    before = magics.session.registry.endpoints()
+    with pytest.raises(UsageError, match="environment variable NO_SUCH_KEY_VARIABLE is not set") as info:
+        run(shell, line)
+    assert "\n" not in str(info.value)
+    assert magics.session.registry.endpoints() == before
+    assert magics.session.provider_name == "puter"
 
 
 def test_an_interruption_before_any_text_keeps_nothing(magics):

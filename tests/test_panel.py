@@ -316,9 +316,10 @@ def test_an_unknown_provider_is_reported_and_nothing_changes(session, make_panel
 
 
 def test_an_endpoint_whose_key_is_missing_is_refused_with_the_reason(session, make_panel, monkeypatch):
-    monkeypatch.delenv("PANEL_TEST_KEY", raising=False)
+    monkeypatch.setenv("PANEL_TEST_KEY", "sk-panel-test-key")
     p = make_panel(session)
     session.registry.add("keyed", "http://127.0.0.1:9/v1", key_env="PANEL_TEST_KEY")  # as `%puter provider add`
+    monkeypatch.delenv("PANEL_TEST_KEY")  # unset later, before the panel switches to it
     p._refresh.click()
     assert p.wait(WAIT) and "keyed" in [value for _, value in p._provider.options]
     p._provider.value = "keyed"

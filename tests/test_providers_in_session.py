@@ -51,8 +51,8 @@ def test_a_cell_can_pick_another_provider_without_switching(session, local_opena
 
 
 def test_keys_come_from_the_environment_only(session, local_openai, monkeypatch):
-    monkeypatch.delenv("LOCAL_KEY")
     session.registry.add("local", local_openai.base_url, key_env="LOCAL_KEY")
+    monkeypatch.delenv("LOCAL_KEY")
     with pytest.raises(ConfigurationError, match="LOCAL_KEY is not set"):
         session.use_provider("local")
     with pytest.raises(ConfigurationError, match="unknown provider 'nope'"):

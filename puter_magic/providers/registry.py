@@ -35,6 +35,7 @@ class ProviderRegistry:
         if name == PUTER:
             raise ConfigurationError("'puter' names Puter itself", hint="pick another name for the endpoint")
         endpoint = Endpoint(name, normalize_base_url(base_url), key_env)
+        _check_key(endpoint)  # an endpoint whose key cannot be read is not added
         self._endpoints[name] = endpoint
         self._providers.pop(name, None)
         return endpoint
@@ -70,14 +71,7 @@ class ProviderRegistry:
 
             return PuterProvider(self.settings)
         endpoint = self._endpoints[name]
-        key = None
-        if endpoint.key_env:
-            key = os.environ.get(endpoint.key_env)
-            if not key:
-                raise ConfigurationError(
-                    f"the environment variable {endpoint.key_env} is not set",
-                    hint=f"set it to the API key of {endpoint.base_url}",
-                )
+        key = _check_key(endpoint)
         from .openai import OpenAIProvider  # imports httpx: not before the first request needs it
 
         return OpenAIProvider(endpoint.base_url, api_key=key, name=name)
@@ -93,3 +87,16 @@ class ProviderRegistry:
         if provider.name != PUTER and provider.name not in self._endpoints:
             self._endpoints[provider.name] = Endpoint(provider.name, provider.origin)
         self._providers[provider.name] = provider
+
+
+def _check_key(endpoint: Endpoint) -> str | None:
+    """The endpoint's API key from its environment variable (None when it names none); unset is an error."""
+    if not endpoint.key_env:
+        return None
+    key = os.environ.get(endpoint.key_env)
+    if not key:
+        raise ConfigurationError(
+            f"the environment variable {endpoint.key_env} is not set",
+            hint=f"set it to the API key of {endpoint.base_url}, then try again",
+        )
+    return key
