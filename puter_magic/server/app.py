@@ -9,7 +9,9 @@ Every /v1 request needs `Authorization: Bearer <key>`. Request bodies are size-l
 session's loop thread (`LoopThread.run_async` / `aiterate`), never on uvicorn's loop; while it runs, the client's
 connection is watched, and a client that leaves cancels the upstream request at once. Every failure, expected or
 not, is answered with an OpenAI-shaped error; before a stream's first event it keeps its HTTP status, after it the
-error goes out as a `data: {"error": ...}` line (what the openai SDK raises from).
+error goes out as a `data: {"error": ...}` line (what the openai SDK raises from). `ProxyApp.shut_down()` (Ctrl-C or
+SIGTERM to `puter-magic serve`) ends every open answer that way too (`server_shutting_down`), never as a cut body.
+Everything sent is encoded by `jsontext`: a lone UTF-16 surrogate cannot make an answer fail.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import jsontext
+from ..loop import Stop
 from ..providers.base import Provider
 from ..redact import logger, redact
 from ..sessions import Session
@@ -39,6 +42,7 @@ from ..types import StreamEvent
 from . import openai_format as fmt
 
 MAX_BODY = 4 * 1024 * 1024
+SHUTTING_DOWN = "the proxy is shutting down; send the request again once it is back"
 HEALTH_TIMEOUT = 5.0
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -59,7 +63,7 @@ def error_reply(exc: BaseException, stats: ProxyStats | None = None) -> fmt.Erro
     reply = fmt.error_reply(exc, redact)
     if stats is not None:
         stats.errors += 1
-    if reply.status >= 500:
+    if reply.status >= 500 and reply.body["error"]["code"] != "server_shutting_down":  # that one is expected
         logger.warning("proxy answered %s: %s", reply.status, reply.body["error"]["message"])
     return reply
 
@@ -153,6 +157,22 @@ class ProxyApp:
     def __init__(self, session: Session, *, key: str, max_body: int = MAX_BODY) -> None:
         self.session, self.key, self.max_body = session, key.encode(), max_body
         self.stats = ProxyStats()
+        self.closing = False
+        self._answering: set[Stop] = set()
+
+    def shut_down(self) -> None:
+        """From any thread: every answer in flight ends now with an in-band error (a whole answer: a 503), and
+        new requests are refused the same way. The server can then close without cutting a body off."""
+        self.closing = True
+        for stop in list(self._answering):
+            stop.request()
+
+    def _answer_stop(self) -> Stop:
+        stop = Stop()
+        self._answering.add(stop)
+        if self.closing:
+            stop.request()
+        return stop
 
     def guarded(self, endpoint: Endpoint) -> Endpoint:
         """Whatever `endpoint` raises becomes an OpenAI-shaped error answer."""
@@ -189,19 +209,26 @@ class ProxyApp:
         except ClientDisconnect:
             return Response(status_code=499)  # nobody is listening any more
         call = fmt.parse_chat_request(fmt.parse_body(body))
+        if self.closing:
+            raise _shutting_down()
         provider = self.session.provider  # resolved here, where a failure is still answered as JSON
         produce = self._stream(provider, call) if call.stream else self._complete(provider, call)
         return Watched(produce, self.stats)
 
     def _complete(self, provider: Provider, call: fmt.ChatCall) -> Callable[[Send], Awaitable[None]]:
         async def produce(send: Send) -> None:
+            stop = self._answer_stop()
             try:
-                completion = await self.session.loop.run_async(provider.complete(call.request))
+                completion = await self.session.loop.run_async(provider.complete(call.request), stop=stop)
                 answer = fmt.completion_object(completion, call.request, created=int(time.time()))
-            except Exception as exc:
-                reply = error_reply(exc, self.stats)
+            except (Exception, asyncio.CancelledError) as exc:
+                if isinstance(exc, asyncio.CancelledError) and not stop.requested:
+                    raise  # the client left
+                reply = error_reply(_shutting_down() if stop.requested else exc, self.stats)
                 await _send_json(send, reply.status, reply.body, reply.headers)
                 return
+            finally:
+                self._answering.discard(stop)
             self.stats.completions += 1
             await _send_json(send, 200, answer)
 
@@ -209,26 +236,37 @@ class ProxyApp:
 
     def _stream(self, provider: Provider, call: fmt.ChatCall) -> Callable[[Send], Awaitable[None]]:
         async def produce(send: Send) -> None:
-            source = self.session.loop.aiterate(lambda: provider.stream(call.request))
-            async with aclosing(source) as events:  # closing it cancels the producer on the loop thread
-                try:
-                    first: StreamEvent | None = await anext(events, None)
-                except Exception as exc:  # before the first event the error keeps its HTTP status
-                    reply = error_reply(exc, self.stats)
-                    await _send_json(send, reply.status, reply.body, reply.headers)
-                    return
-                await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-                self.stats.streams_open += 1
-                try:
-                    await self._pump(send, call, first, events)
-                finally:
-                    self.stats.streams_open -= 1
+            stop = self._answer_stop()
+            source = self.session.loop.aiterate(lambda: provider.stream(call.request), stop=stop)
+            try:
+                async with aclosing(source) as events:  # closing it cancels the producer on the loop thread
+                    try:
+                        first: StreamEvent | None = await anext(events, None)
+                        if stop.requested:
+                            raise _shutting_down()
+                    except Exception as exc:  # before the first event the error keeps its HTTP status
+                        reply = error_reply(exc, self.stats)
+                        await _send_json(send, reply.status, reply.body, reply.headers)
+                        return
+                    await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+                    self.stats.streams_open += 1
+                    try:
+                        await self._pump(send, call, first, events, stop)
+                    finally:
+                        self.stats.streams_open -= 1
+            finally:
+                self._answering.discard(stop)
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
         return produce
 
     async def _pump(
-        self, send: Send, call: fmt.ChatCall, first: StreamEvent | None, events: AsyncIterator[StreamEvent]
+        self,
+        send: Send,
+        call: fmt.ChatCall,
+        first: StreamEvent | None,
+        events: AsyncIterator[StreamEvent],
+        stop: Stop,
     ) -> None:
         writer = fmt.ChunkWriter(call.request, int(time.time()), call.include_usage)
         await _send_event(send, writer.start())
@@ -238,6 +276,8 @@ class ProxyApp:
                 for chunk in writer.feed(event):
                     await _send_event(send, chunk)
                 event = await anext(events, None)
+            if stop.requested and not writer.finished:  # ended by shut_down(), not by the answer
+                raise _shutting_down()
             for chunk in writer.finish():  # nothing when a Finished event came
                 await _send_event(send, chunk)
         except Exception as exc:  # after the first event: an in-band error line, the way OpenAI sends them
@@ -285,6 +325,10 @@ class ProxyApp:
         if status.error:
             data["error"] = redact(status.error)
         return JSONAnswer(data)
+
+
+def _shutting_down() -> fmt.InvalidRequest:
+    return fmt.InvalidRequest(SHUTTING_DOWN, code="server_shutting_down", status=503, kind="server_error")
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -5,6 +5,7 @@ Pure: the standard library and puter_magic's errors only. `error_reply(exc)` map
     the proxy's own key missing or wrong     401  invalid_request_error  invalid_api_key  (+ WWW-Authenticate)
     body invalid / not JSON / n != 1         400  invalid_request_error  (param names the field)
     body larger than the limit               413  invalid_request_error  request_too_large
+    the proxy shutting down (Ctrl-C, TERM)   503  server_error           server_shutting_down (in-band mid-stream)
     ModelNotFound                            404  invalid_request_error  model_not_found   (param: model)
     BadRequest, InputError                   400  invalid_request_error  (the upstream code)
     upstream NotLoggedIn / TokenRejected     502  server_error           upstream_auth_failed

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+import signal
 import socket
 import sys
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TextIO
 
@@ -143,8 +145,10 @@ class RunningProxy:
         return self._exited.wait(timeout)
 
     def stop(self) -> None:
-        """Stop accepting, give open streams a second (then cancel them, and their upstream), close the socket."""
+        """Stop accepting; every open answer ends with an in-band error (`server_shutting_down`) and its upstream
+        is cancelled; what still runs after a second is cancelled; the socket is closed."""
         if self._thread.is_alive():
+            self.proxy.shut_down()
             self._server.should_exit = True
             self._thread.join(SHUTDOWN_TIMEOUT)
             if self._thread.is_alive():
@@ -229,13 +233,46 @@ def serve_forever(
     allow_remote: bool = False,
     out: TextIO | None = None,
 ) -> None:
-    """Serve until Ctrl-C (`puter-magic serve`); prints where, and the key when it was generated."""
+    """Serve until Ctrl-C or SIGTERM (`puter-magic serve`); prints where, and the key when it was generated.
+    Either signal shuts down cleanly: open answers end with an in-band error, not a cut body, within ~1 s."""
     out = out or sys.stdout
     proxy = start(session or Session(), host, port, key, allow_origins, allow_remote=allow_remote)
     try:
-        print(banner(proxy, show_key=key is None, markdown=False) + "\nPress Ctrl-C to stop.", file=out, flush=True)
-        proxy.wait()
+        with _terminate_raises():
+            print(banner(proxy, show_key=key is None, markdown=False) + "\nPress Ctrl-C to stop.", file=out, flush=True)
+            proxy.wait()
     except KeyboardInterrupt:
         pass
     finally:
-        proxy.stop()
+        with _signals_ignored():  # a second Ctrl-C must not cut the shutdown short (or print a traceback)
+            proxy.stop()
+
+
+@contextmanager
+def _terminate_raises() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt in the main thread, as Ctrl-C does, so both shut down the same way."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _signals_ignored() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
