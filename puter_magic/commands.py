@@ -100,8 +100,11 @@ def status_line(status: Any, *, login: str) -> str:
         if status.credits and status.credits.remaining_usd is not None:
             line += f" — ${status.credits.remaining_usd:.2f} of credit left"
         return line
+    if status.reachable and status.error is None:  # a server without accounts (an OpenAI-compatible one)
+        models = f" ({status.model_count} models)" if status.model_count is not None else ""
+        return f"Connected to {status.origin}{models}"
     if status.reachable:
-        return f"Not connected to {status.origin}: {status.error} — `{login}`"
+        return f"Not connected to {status.origin}: {status.error.rstrip('. ')} — `{login}`"
     return f"Cannot reach {status.origin}: {status.error}"
 
 
@@ -271,11 +274,15 @@ def cmd_import(magics: Any, rest: str) -> Report:
 
 @command("usage", "the credit left on your Puter account")
 def cmd_usage(magics: Any, rest: str) -> Report:
-    credits = magics.session.usage()
+    return say(credit_line(magics.session.usage()))
+
+
+def credit_line(credits: Any) -> str:
+    """The credit left, in one line (for %puter usage and puter-magic usage)."""
     if credits.remaining_usd is None:
-        return say("The server did not report your credit.")
+        return "The server did not report your credit."
     allowance = f" of ${credits.allowance_usd:.2f} this month" if credits.allowance_usd is not None else ""
-    return say(f"${credits.remaining_usd:.2f} left{allowance}.")
+    return f"${credits.remaining_usd:.2f} left{allowance}."
 
 
 @command("config", "the effective settings (secrets masked)")

@@ -1,6 +1,6 @@
 """Every error puter_magic raises on purpose.
 
-    PuterError                       base; `hint` says what to do, `one_line()` is what the notebook shows
+    PuterError                       base; `hint` says what to do, `one_line(surface)` is what a person reads
     ├── ConfigurationError           a setting is missing or malformed (bad URL, unknown preset, …)
     │   └── Redirected               a server answered with a redirect (never followed); `location` says where
     ├── InputError                   the cell, its options or a referenced variable cannot be used as given
@@ -38,10 +38,34 @@ is hidden too). `partial` is not redacted: it is the model's answer, the user's 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from .redact import redact, redact_data
+
+# A hint names commands in the words of the surface where it is read: it writes `{puter} login`, and one_line()
+# renders `%puter login` in a notebook, `puter-magic login` in a terminal.
+SURFACES: dict[str, dict[str, str]] = {
+    "notebook": {"{puter}": "%puter", "{key-env}": "%puter provider URL --key-env VAR"},
+    "cli": {"{puter}": "puter-magic", "{key-env}": "puter-magic chat --provider URL --key-env VAR"},
+}
+
+
+def spell(text: str, surface: str = "notebook") -> str:
+    """`text` with its command placeholders written for `surface` ("notebook" or "cli")."""
+    for placeholder, words in SURFACES[surface].items():
+        text = text.replace(placeholder, words)
+    return text
+
+
+def seconds(value: float) -> str:
+    """A wait as a person reads it: "a moment", "3 s", "about 2 min"."""
+    if value < 1:
+        return "a moment"
+    if value <= 120:
+        return f"{math.ceil(value)} s"
+    return f"about {round(value / 60)} min"
 
 
 class PuterError(Exception):
@@ -62,18 +86,18 @@ class PuterError(Exception):
     def __repr__(self) -> str:
         return redact(super().__repr__())
 
-    def one_line(self) -> str:
-        """The message and what to do about it, on one line."""
+    def one_line(self, surface: str = "notebook") -> str:
+        """The message and what to do about it, on one line, in the words of `surface` ("notebook" or "cli")."""
         text = " ".join(self.message.split())
         if self.hint:
-            text = f"{text} — {self.hint}"
-        return redact(text)
+            text = f"{text.rstrip('.;:, ')} — {self.hint}"
+        return redact(spell(text, surface))
 
 
 class ConfigurationError(PuterError):
     """Raised when a setting is missing or malformed."""
 
-    hint = "check the setting with `%puter config`"
+    hint = "check the setting with `{puter} config`"
 
 
 class Redirected(ConfigurationError):
@@ -89,7 +113,7 @@ class Redirected(ConfigurationError):
 class InputError(PuterError):
     """Raised when a cell, its options or a referenced variable cannot be used as given."""
 
-    hint = "check the cell; `%puter help` lists the options"
+    hint = "check the options; `{puter} help` lists them"
 
 
 class TransportError(PuterError):
@@ -137,7 +161,7 @@ class APIError(PuterError):
 class AuthenticationError(APIError):
     """Raised when the server does not accept who we are."""
 
-    hint = "log in with `%puter login` or set PUTER_TOKEN"
+    hint = "log in with `{puter} login` or set PUTER_TOKEN"
 
 
 class NotLoggedIn(AuthenticationError):
@@ -147,7 +171,7 @@ class NotLoggedIn(AuthenticationError):
 class TokenRejected(AuthenticationError):
     """Raised when the token is invalid or expired."""
 
-    hint = "log in again with `%puter login` or set a fresh PUTER_TOKEN"
+    hint = "log in again with `{puter} login` or set a fresh PUTER_TOKEN"
 
 
 class ReauthRequired(TokenRejected):
@@ -191,7 +215,7 @@ class RateLimited(APIError):
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
         if "hint" not in kwargs or kwargs["hint"] is None:
-            self.hint = f"wait {retry_after:.0f} s and try again" if retry_after else "wait a little and try again"
+            self.hint = f"wait {seconds(retry_after)} and try again" if retry_after else "wait a little and try again"
 
 
 class BadRequest(APIError):
@@ -203,7 +227,7 @@ class BadRequest(APIError):
 class ModelNotFound(BadRequest):
     """Raised when the provider does not know the model."""
 
-    hint = "pick a model from `%puter models`"
+    hint = "pick a model from `{puter} models`"
 
 
 class NotFound(APIError):

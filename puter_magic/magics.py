@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import functools
 import shlex
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -24,7 +23,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
-from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, observe, validate
+from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, observe
 
 from . import commands
 from .answering import Transcript
@@ -35,7 +34,7 @@ from .batches import Plan
 from .batches import arun as arun_batch
 from .batches import run as run_batch
 from .display import AnswerView, in_terminal
-from .errors import InputError, PuterError
+from .errors import InputError, PuterError, spell
 from .formats import FORMATS, bundle, value_of
 from .interpolate import interpolate
 from .sessions import Session, session
@@ -108,9 +107,7 @@ class PuterMagics(Magics):
         self.session = session_ if session_ is not None else session()
         self.cell_id: str | None = None
         self.awaiter = CellAwaiter(shell) if shell is not None else None
-        self._loading = True  # the shell's config is being applied (see _start_autosave)
         super().__init__(shell=shell, **kwargs)
-        self._loading = False
         self._apply_config()
 
     def _apply_config(self) -> None:
@@ -118,35 +115,18 @@ class PuterMagics(Magics):
             self.session.set_model(self.default_model)
         self.session.temperature = self.temperature
         self.session.max_tokens = self.max_tokens
+        path = Path(self.autosave).expanduser() if self.autosave else None
+        if path is not None and path.suffix.lower() not in (".json", ".md"):
+            raise TraitError(f"autosave must name a .json (or .md) file, not {self.autosave!r}")
+        self.session.autosave = path
         if self.awaiter is not None:
             self.awaiter.wanted = self.stoppable
 
-    @observe("default_model", "temperature", "max_tokens", "stoppable")
+    @observe("default_model", "temperature", "max_tokens", "autosave", "stoppable")
     def _on_config_change(self, change: dict[str, Any]) -> None:
         if change["name"] == "default_model":
             self.session.set_model(change["new"])
         self._apply_config()
-
-    @validate("autosave")
-    def _start_autosave(self, proposal: Any) -> str | None:
-        """A new autosave file is read (and the session resumes it) before the value is kept; a file that is
-        no conversation save is refused, and the setting stays as it was."""
-        value: str | None = proposal["value"]
-        try:
-            line = self.session.start_autosave(Path(value).expanduser() if value else None)
-        except PuterError as error:
-            if self._loading:  # a refused value stays in the shell's config: loading carries on without it
-                print(f"PuterMagics.autosave: {error.one_line()}", file=sys.stderr)
-                return None
-            raise TraitError(error.one_line()) from None
-        if line:
-            print(line)
-        return value
-
-    @observe("autosave")
-    def _on_autosave_change(self, change: dict[str, Any]) -> None:
-        if not change["new"]:  # traitlets validates no None, so stopping happens here
-            self.session.start_autosave(None)
 
     def on_pre_run_cell(self, info: Any) -> None:
         """The cell id keys the cell's turn, so re-running a cell replaces its turn."""
@@ -216,7 +196,8 @@ class PuterMagics(Magics):
             value = value_of(answer, fmt)
         except InputError as error:  # the answer arrived but is not what the format needs: show it, say so
             view.finish(bundle(answer, "markdown"), provenance)
-            raise UsageError(f"{error.message} — it is shown above and kept in the history; {error.hint}") from None
+            hint = spell(error.hint)
+            raise UsageError(f"{error.message} — it is shown above and kept in the history; {hint}") from None
         view.finish(bundle(answer, fmt, value), provenance)
         if args.out:
             self.namespace()[args.out] = value

@@ -89,7 +89,7 @@ def error_fields(body: Mapping[str, Any] | str) -> tuple[str, str | None]:
 def refine(error: APIError) -> APIError:
     """An unknown model arrives as 404 (OpenAI, Ollama) or 400 (llama-server's router); a 401 is about the key."""
     if isinstance(error, AuthenticationError):
-        error.hint = "check the server's API key (`%puter provider URL --key-env VAR`)"
+        error.hint = "check the server's API key (`{key-env}`)"
         return error
     text = error.message.lower()
     if (

@@ -265,8 +265,9 @@ class PuterProvider:
         try:
             user = await self.whoami()
         except PuterError as error:
-            reachable = isinstance(error, APIError)
-            return base(reachable=reachable, error=error.one_line())
+            if isinstance(error, APIError):  # the status line adds what to do, in its surface's words
+                return base(reachable=True, error=error.message)
+            return base(reachable=False, error=error.one_line())
         note = wire.TEMP_ACCOUNT_NOTE if user.is_temp else None
         if wire.needs_confirmation(user):  # every request but whoami is refused (recordings 78-82)
             return base(reachable=True, user=user, error=wire.unconfirmed_email(user.username).one_line(), note=note)
