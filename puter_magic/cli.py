@@ -1,15 +1,25 @@
-"""`puter-magic` / `python -m puter_magic`: login, logout, status, models, chat, fake-server, demo."""
+"""`puter-magic` / `python -m puter_magic`: login, logout, status, models, usage, config, chat, serve, fake-server.
+
+Answers and listings go to stdout, everything else to stderr. An expected failure is one line on stderr
+(`error: what happened — what to do`, naming `puter-magic` commands) and exit status 1; Ctrl-C is 130; a reader
+that goes away (`| head`) ends the command quietly. The commands work through a Session, like the notebook.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import getpass
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from .errors import PuterError
+from . import cli_chat
+from .errors import ConfigurationError, InputError, PuterError
+
+EXTRAS = {"uvicorn": "server", "starlette": "server"}  # what the proxy and the local server need beyond the core
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,21 +27,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--api-origin", help="Puter API origin (default: $PUTER_API_ORIGIN or api.puter.com)")
     parser.add_argument("--gui-origin", help="Puter GUI origin, for login (default: $PUTER_GUI_ORIGIN)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    provider = argparse.ArgumentParser(add_help=False)
+    provider.add_argument("--provider", help="puter (default), ollama, vllm, lmstudio, llamacpp, textgen or a URL")
+    provider.add_argument("--key-env", metavar="VAR", help="the environment variable holding the provider's API key")
 
     login = commands.add_parser("login", help="log in and store the token (mode 0600)")
     login.add_argument("--username", "-u", help="username or email (asked when missing)")
     login.add_argument("--token", action="store_true", help="paste an API token instead of a password")
     login.add_argument("--guest", action="store_true", help="create a temporary account (where the server allows)")
     commands.add_parser("logout", help="forget the stored token")
-    commands.add_parser("status", help="who is logged in, and the credits left")
-    models = commands.add_parser("models", help="list the models")
+    commands.add_parser("status", parents=[provider], help="who is logged in, and the credits left")
+    models = commands.add_parser("models", parents=[provider], help="list the models")
     models.add_argument("filter", nargs="?", default="", help="show only ids containing this text")
-    chat = commands.add_parser("chat", help="ask one question; the answer streams to the terminal")
-    chat.add_argument("prompt", help="the question ('-' reads standard input)")
-    chat.add_argument("--model", "-m", help="model id (default: $PUTER_MODEL)")
-    chat.add_argument("--system", "-s", help="a system prompt")
-    chat.add_argument("--temperature", type=float)
-    chat.add_argument("--max-tokens", type=int)
+    commands.add_parser("usage", help="the credit left on your Puter account")
+    commands.add_parser("config", help="the effective settings and where each comes from (secrets masked)")
+    cli_chat.add_parser(commands, [provider])
     fake = commands.add_parser("fake-server", help="run the local Puter-compatible server for offline use")
     fake.add_argument("--host", default="127.0.0.1")
     fake.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -44,11 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--allow-origin", action="append", default=[], dest="allow_origins", help="CORS origin")
     serve.add_argument("--allow-remote", action="store_true", help="allow a host other than loopback")
     commands.add_parser("demo", help="chat with the embedded local backend (what `make demo` runs)")
+    commands.add_parser("help", help="this list")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "help":
+        parser.print_help()
+        return 0
     from .redact import configure_logging
 
     configure_logging(os.environ.get("PUTER_LOG_LEVEL"))
@@ -56,67 +71,85 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except PuterError as error:
-        print(f"error: {error.one_line()}", file=sys.stderr)
+        print(f"error: {error.one_line(surface='cli')}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
+        print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader left (`| head`): stop quietly, and keep the interpreter's final flush from failing too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # what a shell reports for a process ended by SIGPIPE
 
 
-def _provider(args: argparse.Namespace) -> Any:
+def session_for(args: argparse.Namespace) -> Any:
+    """A Session on the origins given on the command line, switched to `--provider` when one is named."""
     from .config import Settings
-    from .providers.puter import PuterProvider
+    from .sessions import Session
 
-    settings = Settings.load(api_origin=args.api_origin, gui_origin=args.gui_origin)
-    return PuterProvider(settings)
-
-
-def _run(coro: Any) -> Any:
-    from .loop import default_loop
-
-    return default_loop().run(coro)
+    session = Session(Settings.load(api_origin=args.api_origin, gui_origin=args.gui_origin))
+    if getattr(args, "provider", None):
+        session.use_provider(args.provider, key_env=args.key_env)
+    elif getattr(args, "key_env", None):
+        raise InputError("--key-env needs --provider", hint="name the server with --provider NAME|URL")
+    return session
 
 
 def cmd_login(args: argparse.Namespace) -> int:
     from .providers.puter_wire import TEMP_ACCOUNT_NOTE
 
-    provider = _provider(args)
+    session = session_for(args)
+    origin, store = session.provider.origin, session.provider.store
     if args.guest:
-        user = _run(provider.login_guest())
+        user = session.login_guest()
     elif args.token:
-        user = _run(provider.use_token(getpass.getpass("API token: ").strip()))
+        user = session.use_token(_ask("API token: ", secret=True))
     else:
-        provider.login_origin()  # refuse before the password is typed, not after
-        username = args.username or input("Username or email: ").strip()
-        password = getpass.getpass("Password: ")
-        user = _run(provider.login(username, password, otp=lambda: input("One-time code: ").strip()))
+        session.provider.login_origin()  # refuse before the password is typed, not after
+        username = args.username or _ask("Username or email: ")
+        password = _ask("Password: ", secret=True)
+        user = session.login(username, password, otp=lambda: _ask("One-time code: "))
     temporary = f" ({TEMP_ACCOUNT_NOTE})" if user.is_temp else ""
-    where = f"The token is stored in {provider.store.path}."
-    print(f"Logged in to {provider.origin} as {user.username}{temporary}. {where}")
+    print(f"Logged in to {origin} as {user.username}{temporary}. The token is stored in {store.path}.")
     return 0
 
 
+def _ask(prompt: str, *, secret: bool = False) -> str:
+    """A line from the terminal (not echoed when `secret`), or from standard input when it is piped."""
+    try:
+        if sys.stdin is not None and sys.stdin.isatty():
+            answer = getpass.getpass(prompt) if secret else input(prompt)
+        elif not (answer := sys.stdin.readline() if sys.stdin is not None else ""):
+            raise EOFError
+    except EOFError:
+        raise InputError(
+            "standard input ended before the login was complete", hint="run it in a terminal, or set PUTER_TOKEN"
+        ) from None
+    return answer.strip()
+
+
 def cmd_logout(args: argparse.Namespace) -> int:
-    provider = _provider(args)
-    _run(provider.logout())
-    print(f"Logged out of {provider.origin}.")
+    session = session_for(args)
+    session.logout()
+    print(f"Logged out of {session.provider.origin}.")
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from .commands import plain, status_line
 
-    status = _run(_provider(args).status())
+    status = session_for(args).status()
     print(plain(status_line(status, login="puter-magic login")))
-    return 0 if status.reachable and status.user and status.error is None else 1
+    return 0 if status.reachable and status.error is None else 1
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    models = _run(_provider(args).models())
+    models = session_for(args).models()
     shown = [m for m in models if args.filter.lower() in m.id.lower()]
     for model in sorted(shown, key=lambda m: m.id):
         details = [p for p in (model.provider, _context(model.context), _price(model)) if p]
-        print(f"{model.id:40} {'  '.join(details)}")
+        print(f"{model.id:40} {'  '.join(details)}".rstrip())
     print(f"{len(shown)} of {len(models)} models", file=sys.stderr)
     return 0
 
@@ -131,18 +164,18 @@ def _price(model: Any) -> str:
     return f"${model.input_cost:g}/${model.output_cost:g} per M tokens"
 
 
-def cmd_chat(args: argparse.Namespace) -> int:
-    from .errors import ConfigurationError
-    from .types import ChatRequest, Message
+def cmd_usage(args: argparse.Namespace) -> int:
+    from .commands import credit_line
 
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
-    provider = _provider(args)
-    model = args.model or provider.settings.model
-    if not model:
-        raise ConfigurationError("no model chosen", hint="pass --model or set PUTER_MODEL")
-    messages = ([Message("system", args.system)] if args.system else []) + [Message("user", prompt)]
-    request = ChatRequest(tuple(messages), model, temperature=args.temperature, max_tokens=args.max_tokens)
-    stream_to_terminal(provider, request)
+    print(credit_line(session_for(args).usage()))
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from .commands import table
+
+    rows = [list(row) for row in session_for(args).settings.describe()]
+    print(table(["setting", "value", "from"], rows).plain)
     return 0
 
 
@@ -168,21 +201,45 @@ def stream_to_terminal(provider: Any, request: Any, collect: list[str] | None = 
 
 
 def cmd_fake_server(args: argparse.Namespace) -> int:
-    from .testing import run_forever
-
-    run_forever(args.host, args.port, allow_remote=args.allow_remote, host_routing=not args.no_host_routing)
+    with _needs_extra():
+        from .testing import run_forever
+    with _listening(args.host, args.port):
+        run_forever(args.host, args.port, allow_remote=args.allow_remote, host_routing=not args.no_host_routing)
     return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .config import Settings
-    from .server import serve_forever
-    from .sessions import Session
-
-    settings = Settings.load(api_origin=args.api_origin, gui_origin=args.gui_origin)
+    with _needs_extra():
+        from .server.serve import serve_forever
     key = args.key or os.environ.get("PUTER_PROXY_KEY")
-    serve_forever(Session(settings), args.host, args.port, key, args.allow_origins, allow_remote=args.allow_remote)
+    serve_forever(session_for(args), args.host, args.port, key, args.allow_origins, allow_remote=args.allow_remote)
     return 0
+
+
+@contextlib.contextmanager
+def _needs_extra() -> Iterator[None]:
+    """An optional dependency that is missing becomes one line naming the extra to install."""
+    try:
+        yield
+    except ModuleNotFoundError as error:
+        package = (error.name or "").split(".")[0]
+        if package not in EXTRAS:
+            raise
+        raise ConfigurationError(
+            f"this command needs {package}, which is not installed",
+            hint=f"pip install 'puter-magic[{EXTRAS[package]}]'",
+        ) from None
+
+
+@contextlib.contextmanager
+def _listening(host: str, port: int) -> Iterator[None]:
+    """A port that cannot be listened on becomes one line instead of an OSError."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        raise InputError(f"cannot listen on {host}:{port}: {error.strerror}", hint="pick another --port") from None
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -196,7 +253,9 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "logout": cmd_logout,
     "status": cmd_status,
     "models": cmd_models,
-    "chat": cmd_chat,
+    "usage": cmd_usage,
+    "config": cmd_config,
+    "chat": cli_chat.cmd_chat,
     "fake-server": cmd_fake_server,
     "serve": cmd_serve,
     "demo": cmd_demo,
