@@ -50,7 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve your Puter session as an OpenAI-compatible API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=4101)
-    serve.add_argument("--key", help="the API key clients must send (default: $PUTER_PROXY_KEY, or generated)")
+    serve.add_argument(
+        "--key",
+        help="the API key clients must send; on the command line it is visible to every local user in the process "
+        "list, so prefer $PUTER_PROXY_KEY, or let a key be generated (printed once)",
+    )
     serve.add_argument("--allow-origin", action="append", default=[], dest="allow_origins", help="CORS origin")
     serve.add_argument("--allow-remote", action="store_true", help="allow a host other than loopback")
     commands.add_parser("demo", help="chat with the embedded local backend (what `make demo` runs)")
@@ -208,9 +212,14 @@ def cmd_fake_server(args: argparse.Namespace) -> int:
     return 0
 
 
+KEY_IN_ARGV = "warning: --key is visible to every local user in the process list; prefer PUTER_PROXY_KEY"
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     with _needs_extra():
         from .server.serve import serve_forever
+    if args.key:
+        print(KEY_IN_ARGV, file=sys.stderr)
     key = args.key or os.environ.get("PUTER_PROXY_KEY")
     serve_forever(session_for(args), args.host, args.port, key, args.allow_origins, allow_remote=args.allow_remote)
     return 0

@@ -66,3 +66,41 @@ def test_a_signal_ends_open_streams_with_an_error_event_and_exits_cleanly(servin
         error = json.loads(events[-1])["error"]
         assert error["code"] == "server_shutting_down" and error["type"] == "server_error"
         assert "shutting down" in error["message"]
+
+
+# --- where the key comes from ---------------------------------------------------------------------------
+
+
+def test_help_says_a_key_on_the_command_line_is_visible_to_other_users(puter_server, isolated_home):
+    env = cli_environment(puter_server, isolated_home)
+    shown = subprocess.run([sys.executable, "-m", "puter_magic", "serve", "--help"], env=env, capture_output=True)
+    assert b"visible to every local user in the process" in shown.stdout and b"PUTER_PROXY_KEY" in shown.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("source", ["argument", "environment", "generated"])
+def test_the_key_is_printed_once_when_generated_and_an_argument_key_is_warned_about(
+    puter_server, isolated_home, source
+):
+    extra = {"PUTER_PROXY_KEY": KEY} if source == "environment" else {}
+    command = [sys.executable, "-m", "puter_magic", "serve", "--port", "0"]
+    command += ["--key", KEY] if source == "argument" else []
+    env = cli_environment(puter_server, isolated_home, env=extra)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        banner = [process.stdout.readline() for _ in range(4)]
+        assert banner[-1].startswith("Press Ctrl-C"), banner
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    printed = "".join(banner) + out
+    if source == "generated":
+        key = re.search(r"API key: (\S+)", printed).group(1)
+        assert printed.count(key) == 1 and err == ""
+    else:
+        assert KEY not in printed + err and "(the key you gave)" in printed
+        warned = "--key is visible to every local user in the process list; prefer PUTER_PROXY_KEY"
+        assert (warned in err) == (source == "argument") and err.count("\n") == (source == "argument")
