@@ -76,7 +76,7 @@ def run(magics: Any, line: str) -> Any:
 @command("help", "this list")
 def cmd_help(magics: Any, rest: str) -> Report:
     rows = [[f"%puter {name}", usage] for name, (_, usage) in COMMANDS.items()]
-    rows.append(["%%puter [options]", "the cell is the prompt; `%%puter?` lists the options"])
+    rows.append(["%%puter [options]", "the cell is the prompt; `%%puter --help` lists the options"])
     return table(["command", "what it does"], rows)
 
 

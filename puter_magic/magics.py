@@ -73,6 +73,7 @@ def friendly(method: F) -> F:
 @argument("--raw", action="store_true", help="send the cell as it is: no @{name} expansion")
 @argument("--map", metavar="VAR", help="ask the cell once per item of VAR (list, dict, Series, DataFrame): @{item}, …")
 @argument("--concurrency", type=int, metavar="N", help="with --map: how many items are asked at once (default 8)")
+@argument("-h", "--help", action="store_true", help="show this list instead of asking")
 def cell_options(line: str) -> None:
     """%%puter [options] — the cell is the prompt; @{name} inserts a variable (\\@{ for a literal @{)."""
 
@@ -84,6 +85,17 @@ def parse_options(line: str) -> Any:
     except ValueError as exc:
         raise InputError(f"cannot read the options: {exc}", hint="check the quotes on the %%puter line") from None
     return cell_options.parser.parse_args(argv)
+
+
+def cell_help() -> str:
+    """Every %%puter option, one line each: what `%%puter --help` and `%%puter?` show."""
+    lines = ["%%puter [options] — the cell is the prompt; @{name} inserts a variable (\\@{ for a literal @{)", ""]
+    for action in cell_options.parser._actions:
+        flags = ", ".join(action.option_strings)
+        if action.nargs != 0:
+            flags += f" {action.metavar or action.dest.upper()}"
+        lines.append(f"  {flags:26} {action.help}")
+    return "\n".join(lines)
 
 
 @magics_class
@@ -138,6 +150,8 @@ class PuterMagics(Magics):
     def puter(self, line: str, cell: str | None = None) -> Any:
         """%puter COMMAND … (`%puter help` lists them) · %%puter [options] with the prompt as the cell."""
         if cell is None:
+            if line.strip() in ("-h", "--help"):  # where IPython sends an empty `%%puter --help` cell
+                return options_report()
             return commands.run(self, line)
         return self.ask(line, cell)
 
@@ -146,6 +160,8 @@ class PuterMagics(Magics):
 
     def ask(self, line: str, cell: str) -> Any:
         args = parse_options(line)
+        if args.help:
+            return options_report()
         if args.map:
             return self.map(args, cell)
         exchange, view, fmt = self._prepare(args, cell)
@@ -157,6 +173,8 @@ class PuterMagics(Magics):
         Stop reaches the answer (see awaiting.py). The same cell as ask(), otherwise."""
         try:
             args = parse_options(line)
+            if args.help:
+                return options_report()
             if args.map:
                 return await self.amap(args, cell)
             exchange, view, fmt = self._prepare(args, cell)
@@ -278,6 +296,16 @@ class PuterMagics(Magics):
     def _failed(error: PuterError, view: AnswerView) -> NoReturn:
         view.keep_partial("stopped by an error: this part is not added to the history")
         raise UsageError(error.one_line()) from None
+
+
+def options_report() -> commands.Report:
+    text = cell_help()
+    return commands.Report(f"```text\n{text}\n```", text)
+
+
+PuterMagics.puter.__doc__ = f"""%puter COMMAND … runs a command (`%puter help` lists them).
+
+{cell_help()}"""
 
 
 def load(shell: Any) -> PuterMagics:
