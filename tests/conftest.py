@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+import threading
+import time
+
 import pytest
 
 pytest_plugins = ["servers.fixtures"]  # real OpenAI-compatible servers (tests/servers/), started on demand
@@ -36,11 +42,54 @@ def anyio_backend() -> str:
 def ctrl_c_raises():
     """SIGINT raises KeyboardInterrupt in this process, and has its default effect in the processes started
     meanwhile, even when the run began with SIGINT ignored (as a non-interactive shell starts a background job)."""
-    import signal
-
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)
+
+
+class CtrlC:
+    """Presses Ctrl-C (SIGINT to this process) from another thread, once the test is ready and the main thread
+    blocks in a wait. A press that has not happened when the test ends never happens: a test that fails early
+    must not interrupt the tests after it."""
+
+    def __init__(self) -> None:
+        self._over = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def press_when(self, ready: threading.Event, timeout: float = 10.0) -> None:
+        thread = threading.Thread(target=self._press, args=(ready, timeout), name="ctrl-c", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _press(self, ready: threading.Event, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not self._over.is_set() and time.monotonic() < deadline:
+            if ready.is_set() and _main_thread_waits():
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            self._over.wait(0.001)  # polls the main thread's frame: the signal must land while it blocks
+
+    def close(self) -> None:
+        previous = signal.signal(signal.SIGINT, lambda number, frame: None)  # a press racing the end is dropped
+        try:
+            self._over.set()
+            for thread in self._threads:
+                thread.join()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _main_thread_waits() -> bool:
+    frame = sys._current_frames().get(threading.main_thread().ident)
+    return frame is not None and frame.f_code.co_name == "wait"
+
+
+@pytest.fixture
+def ctrl_c(ctrl_c_raises):
+    """``ctrl_c.press_when(event)``: Ctrl-C once ``event`` is set and the main thread waits (see CtrlC)."""
+    presser = CtrlC()
+    yield presser
+    presser.close()
 
 
 @pytest.fixture(scope="session")

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import os
-import signal
 import subprocess
 import sys
 import threading
-import time
 
 import pytest
 from cells import run
@@ -66,26 +63,6 @@ class Recorder:
 
     def finish(self, snapshot, *, keep=True):
         self.final = snapshot
-
-
-def interrupt_when(ready: threading.Event):
-    """SIGINT to this process once `ready` is set and the main thread blocks in a wait (as in test_loop)."""
-    main = threading.main_thread().ident
-
-    def blocked_in_wait() -> bool:
-        frame = sys._current_frames().get(main)
-        return frame is not None and frame.f_code.co_name == "wait"
-
-    def interrupt():
-        ready.wait(10)
-        deadline = time.monotonic() + 5
-        while not blocked_in_wait() and time.monotonic() < deadline:
-            time.sleep(0.001)  # polls the main thread's frame; the signal must land while it blocks
-        os.kill(os.getpid(), signal.SIGINT)
-
-    thread = threading.Thread(target=interrupt, daemon=True)
-    thread.start()
-    return thread
 
 
 # --- order, failures, retries ---------------------------------------------------------------------
@@ -158,10 +135,10 @@ def test_the_provider_limiter_bounds_the_batch_too(puter_settings, puter_server)
 # --- Ctrl-C ---------------------------------------------------------------------------------------
 
 
-def test_ctrl_c_keeps_the_finished_items_and_marks_the_rest_not_run(session, puter_server, ctrl_c_raises):
+def test_ctrl_c_keeps_the_finished_items_and_marks_the_rest_not_run(session, puter_server, ctrl_c):
     puter_server.state.settings.latency = 0.1
     reporter = Recorder(threshold=4)
-    interrupt_when(reporter.reached)
+    ctrl_c.press_when(reporter.reached)
     result = batch(prompts(40), concurrency=2, session=session, progress=reporter)
     assert result.interrupted and not result.ok
     answered = [i for i, v in enumerate(result) if v]
@@ -365,7 +342,7 @@ def test_map_refuses_what_does_not_apply(shell, magics, puter_server):
     assert calls(puter_server) == []
 
 
-def test_map_interrupted_keeps_the_finished_results(shell, magics, puter_server, ctrl_c_raises):
+def test_map_interrupted_keeps_the_finished_results(shell, magics, puter_server, ctrl_c):
     puter_server.state.settings.latency = 0.1
     shell.user_ns["many"] = prompts(40)
     started = threading.Event()
@@ -375,7 +352,7 @@ def test_map_interrupted_keeps_the_finished_results(shell, magics, puter_server,
         started.set()
 
     threading.Thread(target=some_answered, daemon=True).start()
-    interrupt_when(started)
+    ctrl_c.press_when(started)
     with pytest.raises(UsageError, match=r"interrupted after (\d+) of 40; the \1 results are kept in partial"):
         run(shell, "%%puter --map many -o partial --quiet --concurrency 2\n@{item}")
     partial = shell.user_ns["partial"]

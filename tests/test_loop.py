@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
-import signal
-import sys
 import threading
-import time
 from contextlib import aclosing
 
 import pytest
@@ -83,7 +79,7 @@ def test_leaving_early_cancels_the_producer_and_waits_for_its_cleanup(loop_threa
     assert closed.is_set()
 
 
-def test_ctrl_c_while_blocked_cancels_the_work(loop_thread, ctrl_c_raises):
+def test_ctrl_c_while_blocked_cancels_the_work(loop_thread, ctrl_c):
     started = threading.Event()
     cleaned = threading.Event()
 
@@ -94,20 +90,7 @@ def test_ctrl_c_while_blocked_cancels_the_work(loop_thread, ctrl_c_raises):
         finally:
             cleaned.set()
 
-    main = threading.main_thread().ident
-
-    def blocked_in_wait() -> bool:
-        frame = sys._current_frames().get(main)
-        return frame is not None and frame.f_code.co_name == "wait"
-
-    def interrupt():
-        started.wait(5)
-        deadline = time.monotonic() + 5
-        while not blocked_in_wait() and time.monotonic() < deadline:
-            time.sleep(0.001)  # polls the main thread's frame; the signal must land while it blocks
-        os.kill(os.getpid(), signal.SIGINT)
-
-    threading.Thread(target=interrupt, daemon=True).start()
+    ctrl_c.press_when(started)
     with pytest.raises(KeyboardInterrupt):
         loop_thread.run(long_request())
     assert cleaned.is_set()
