@@ -1,8 +1,21 @@
 """puter_magic: chat with LLMs from Jupyter through Puter's AI API and OpenAI-compatible servers.
 
-    %load_ext puter_magic          # in a notebook; then %%puter cells and %puter commands
-    puter_magic.chat("Hello")      # from Python: chat, achat, stream, session
-    puter_magic.batch(prompts)     # many prompts at once
+    %load_ext puter_magic                  # in a notebook; then %%puter cells and %puter commands
+    puter_magic.chat("Hello")              # -> Answer: .text, .model, .provider, .thread, .usage
+    await puter_magic.achat("Hello")       # the same, for async code
+    for piece in puter_magic.stream("Hello"): ...          # str pieces as they arrive
+    async for piece in puter_magic.astream("Hello"): ...   # the same, for async code
+    puter_magic.batch(prompts)             # many prompts at once -> BatchResult, in input order
+    puter_magic.session()                  # the shared Session: provider, model, conversations, login
+    puter_magic.panel()                    # the ipywidgets panel bound to that session
+
+What is sent: chat, achat, stream and astream send the active thread's system prompt and earlier turns (the
+newest that fit the model's context) plus the prompt, and keep the answer as the thread's next turn; with
+`history=False` only the prompt (and `system`) is sent and nothing is kept. batch sends each prompt alone and
+keeps nothing; with `history=True` each is asked after the thread as it was, and all are kept in input order.
+Options: model, provider, thread, system, new, history, temperature,
+max_tokens. All of them share the one session the magics and the panel use; a failure raises a PuterError
+(`one_line()` says what to do) and leaves the conversation as it was.
 
 Importing this package is cheap: everything heavy loads on first use.
 """
@@ -16,6 +29,7 @@ __all__ = [
     "BatchError",
     "BatchResult",
     "achat",
+    "astream",
     "batch",
     "chat",
     "load_ipython_extension",
@@ -29,6 +43,7 @@ _LAZY = {
     "chat": "sessions",
     "achat": "sessions",
     "stream": "sessions",
+    "astream": "sessions",
     "session": "sessions",
     "batch": "batches",
     "panel": "panels",

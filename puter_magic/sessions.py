@@ -292,7 +292,13 @@ class Session:
     # --- the public API ---------------------------------------------------------------------------
 
     def chat(self, prompt: str, **options: Any) -> Answer:
-        """Ask, wait for the whole answer, keep it in the thread."""
+        """Ask and wait for the whole answer; returns an Answer (text, model, provider, thread, usage).
+
+        Sent: the thread's system prompt and earlier turns (the newest that fit the model's context), then
+        `prompt`; the answer is then kept as the thread's next turn. `history=False` sends `prompt` alone (with
+        `system`, if given) and keeps nothing. Options are prepare()'s: model, provider, thread, system, new,
+        history, temperature, max_tokens. A failure raises a PuterError and leaves the thread as it was.
+        """
         exchange = self.prepare(prompt, **options)
         return self.complete(exchange)
 
@@ -303,12 +309,14 @@ class Session:
         return self.record(exchange, completion.text, usage=completion.usage, model=completion.model)
 
     async def achat(self, prompt: str, **options: Any) -> Answer:
-        """chat() for async code: the request runs on the loop thread, never on the caller's loop."""
+        """chat() for async code: the same request and Answer; the request runs on the loop thread, never on the
+        caller's loop."""
         return await self.acomplete(self.prepare(prompt, **options))
 
     def stream(self, prompt: str, **options: Any) -> Iterator[str]:
         """Yield the answer's text as it arrives; the turn is kept when the stream ends.
 
+        Sends what chat() sends (the thread's history unless `history=False`), with the same options.
         Stopping early (break, Ctrl-C, `stop()`) keeps what arrived, flagged as interrupted; an error keeps nothing.
         """
         exchange = self.prepare(prompt, **options)
@@ -328,7 +336,7 @@ class Session:
         transcript.keep()
 
     async def astream(self, prompt: str, **options: Any) -> AsyncIterator[str]:
-        """stream() for async code."""
+        """stream() for async code (`async for piece in …`): the same request, pieces and history."""
         exchange = self.prepare(prompt, **options)
         transcript = Transcript(self, exchange)
         try:
@@ -379,12 +387,21 @@ def session() -> Session:
 
 
 def chat(prompt: str, **options: Any) -> Answer:
+    """Session.chat() on the shared session(): sends the active thread's history plus `prompt` (nothing but the
+    prompt with `history=False`), waits, keeps the turn, returns the Answer."""
     return session().chat(prompt, **options)
 
 
 async def achat(prompt: str, **options: Any) -> Answer:
+    """chat() for async code (a notebook's top-level await): the same request and Answer."""
     return await session().achat(prompt, **options)
 
 
 def stream(prompt: str, **options: Any) -> Iterator[str]:
+    """chat()'s request, answered piece by piece: yields text as it arrives; the turn is kept when it ends."""
     return session().stream(prompt, **options)
+
+
+def astream(prompt: str, **options: Any) -> AsyncIterator[str]:
+    """stream() for async code: `async for piece in puter_magic.astream("…")`."""
+    return session().astream(prompt, **options)
