@@ -20,22 +20,22 @@ shows it (teardown checks, and unmounts a leftover).
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import functools
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 import pytest
+
+from puter_magic.testing import processes
+from puter_magic.testing.processes import ServerFailed, free_port, last_lines, tail
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -48,7 +48,6 @@ TF_MODEL = "puter-magic/tiny-llama"
 
 SETUP_TIMEOUT = 1200.0  # seconds for one set-up script run from scratch
 START_TIMEOUT = {"llama": 30.0, "transformers": 120.0}  # seconds from spawn to ready
-STOP_TIMEOUT = 10.0
 SERVER_FIXTURES = {"llama_server", "llama_server_with_key", "llama_router", "transformers_server"}
 BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
@@ -72,7 +71,7 @@ class RealServer:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     def log_tail(self, lines: int = 60) -> str:
-        return _tail(self.log, lines)
+        return tail(self.log, lines)
 
 
 # -- set-up -------------------------------------------------------------------------------------------------
@@ -106,12 +105,12 @@ def _run_setup(script: str) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         output, _ = proc.communicate()
-        pytest.fail(f"{script} did not finish within {SETUP_TIMEOUT:.0f} s:\n{_last_lines(output, 60)}", False)
+        pytest.fail(f"{script} did not finish within {SETUP_TIMEOUT:.0f} s:\n{last_lines(output, 60)}", False)
     if proc.returncode != 0:
-        pytest.fail(f"{script} failed (exit {proc.returncode}):\n{_last_lines(output, 60)}", pytrace=False)
+        pytest.fail(f"{script} failed (exit {proc.returncode}):\n{last_lines(output, 60)}", pytrace=False)
     elapsed = time.monotonic() - started
     if elapsed > 5:  # a real set-up ran: say so in the test report
-        sys.stderr.write(f"\n{script} took {elapsed:.0f} s:\n{_last_lines(output, 8)}\n")
+        sys.stderr.write(f"\n{script} took {elapsed:.0f} s:\n{last_lines(output, 8)}\n")
 
 
 @pytest.fixture(scope="session")
@@ -143,95 +142,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 # -- processes ----------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class ServerProcess(processes.ServerProcess):
+    """puter_magic's server process (own process group, dies with pytest); a failure fails the test."""
 
-
-def _tail(path: Path, lines: int) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError as exc:
-        return f"(no log: {exc})"
-    return _last_lines(text, lines)
-
-
-def _last_lines(text: str, lines: int) -> str:
-    return "\n".join(text.splitlines()[-lines:])
-
-
-class ServerBroken(Exception):
-    """Raised by a readiness check that saw the server answer wrongly: no point in polling on."""
-
-
-def _die_with(parent: int) -> None:
-    """In the child before exec: get SIGTERM when pytest dies, even by SIGKILL (Linux prctl PR_SET_PDEATHSIG)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG; it survives the exec chain unshare/sh/chroot
-    if os.getppid() != parent:  # the parent died between fork and prctl
-        os._exit(1)
-
-
-class ServerProcess:
-    """One server process in its own session (process group), logging to a file; it dies with pytest."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
-        self.name = name
-        self.log = log
-        with log.open("wb") as sink:
-            self.proc = subprocess.Popen(
-                argv,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=functools.partial(_die_with, os.getpid()) if sys.platform == "linux" else None,
-            )
-
-    def wait_ready(self, ready: Callable[[httpx.Client], bool], timeout: float) -> None:
-        """Poll `ready` until it returns True; fail with the log tail if the process dies or time runs out."""
-        deadline = time.monotonic() + timeout
-        last_error = "no answer yet"
-        try:
-            with httpx.Client(timeout=5.0, trust_env=False) as client:
-                while True:
-                    if self.proc.poll() is not None:
-                        self.fail(f"exited with {self.proc.returncode} before it was ready")
-                    try:
-                        if ready(client):
-                            return
-                        last_error = "not ready yet"
-                    except (httpx.HTTPError, ValueError, KeyError) as exc:  # no answer yet, or a half-ready one
-                        last_error = repr(exc)
-                    except ServerBroken as exc:
-                        self.fail(str(exc))
-                    if time.monotonic() > deadline:
-                        self.fail(f"not ready after {timeout:.0f} s ({last_error})")
-                    time.sleep(0.05)
-        except BaseException:  # a failure above, an interrupt, a pytest-timeout: leave no server behind
-            self.stop()
-            raise
-
-    def fail(self, why: str) -> None:
+    def fail(self, why: str) -> NoReturn:
         self.stop()
-        pytest.fail(f"{self.name} {why}; log tail ({self.log}):\n{_tail(self.log, 60)}", pytrace=False)
-
-    def stop(self) -> None:
-        """SIGTERM, wait, then SIGKILL the whole process group (router children included)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self._kill_group()
-                self.proc.wait(STOP_TIMEOUT)
-        self._kill_group()  # leftovers whose leader has gone
-
-    def _kill_group(self) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        pytest.fail(f"{self.name} {why}; log tail ({self.log}):\n{tail(self.log, 60)}", pytrace=False)
 
 
 def _serve(
@@ -245,13 +161,13 @@ def _serve(
     """Start a server at a free port and wait until `ready(client, origin)`; retry a port another process took."""
     logs = tmp_path_factory.mktemp("server-logs", numbered=True)
     for attempt in range(3):
-        port = _free_port()
+        port = free_port()
         origin = f"http://127.0.0.1:{port}"
         server = ServerProcess(name, argv_for_port(port), env, logs / f"{name}-{attempt}.log")
         try:
             server.wait_ready(lambda client, origin=origin: ready(client, origin), timeout)
         except pytest.fail.Exception:
-            log = _tail(server.log, 30).lower()
+            log = tail(server.log, 30).lower()
             if attempt < 2 and ("address already in use" in log or "couldn't bind" in log):
                 continue
             raise
@@ -369,7 +285,7 @@ def transformers_server(tmp_path_factory: pytest.TempPathFactory, transformers_s
         warm = {"model": TF_MODEL, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}
         response = client.post(f"{origin}/v1/chat/completions", json=warm, timeout=60.0)
         if response.status_code != 200:
-            raise ServerBroken(f"warm-up request answered {response.status_code}: {response.text[:300]}")
+            raise ServerFailed(f"warm-up request answered {response.status_code}: {response.text[:300]}")
         return True
 
     server, origin = _serve(tmp_path_factory, "transformers-serve", argv, env, ready, START_TIMEOUT["transformers"])
