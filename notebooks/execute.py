@@ -12,6 +12,7 @@ The admin token only ever goes through the environment; a saved notebook that co
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -22,9 +23,10 @@ from pathlib import Path
 import nbformat
 
 from puter_magic.demo import kernel_environment, run_notebook, without_puter_settings
-from puter_magic.testing import LocalPuter
+from puter_magic.testing import LocalPuter, local_model
 
 HERE = Path(__file__).resolve().parent
+LOCAL_MODEL_NOTEBOOK = "local-model.ipynb"
 PORT = re.compile(r"(puter\.localhost|127\.0\.0\.1):\d+")
 
 
@@ -41,15 +43,23 @@ def normalise(notebook: nbformat.NotebookNode) -> None:
 
 def execute(path: Path) -> float:
     started = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        if path.name == LOCAL_MODEL_NOTEBOOK:  # it asks the real small model (the `local` preset)
+            stack.enter_context(local_model.running())
+        _execute(path)
+    return time.monotonic() - started
+
+
+def _execute(path: Path) -> None:
     with LocalPuter() as server, tempfile.TemporaryDirectory(prefix="puter-notebooks-") as scratch:
         env = without_puter_settings(os.environ) | kernel_environment(server, scratch)
         notebook = run_notebook(path, env, path.parent)
-        normalise(notebook)
+        if path.name != LOCAL_MODEL_NOTEBOOK:  # that one uses the fixed port of the `local` preset
+            normalise(notebook)
         text = nbformat.writes(notebook) + "\n"
         if server.token in text or "eyJ" in text:
             raise SystemExit(f"{path.name}: the executed notebook contains a token; not saved")
     path.write_text(text, encoding="utf-8")
-    return time.monotonic() - started
 
 
 def main(names: list[str]) -> int:

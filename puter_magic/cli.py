@@ -18,6 +18,7 @@ from typing import Any
 
 from . import cli_chat
 from .errors import ConfigurationError, InputError, PuterError
+from .providers.openai_wire import LOCAL_MODEL_PORT
 
 EXTRAS = {"uvicorn": "server", "starlette": "server"}  # what the proxy and the local server need beyond the core
 
@@ -57,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--allow-origin", action="append", default=[], dest="allow_origins", help="CORS origin")
     serve.add_argument("--allow-remote", action="store_true", help="allow a host other than loopback")
-    commands.add_parser("demo", help="chat with the embedded local backend (what `make demo` runs)")
+    commands.add_parser("demo", help="a real small model, then the local Puter server (what `make demo` runs)")
+    local = commands.add_parser("local-model", help="serve a real small model offline (llama.cpp, SmolLM2-135M)")
+    local.add_argument("--port", type=int, default=LOCAL_MODEL_PORT, help="default: the `local` preset's port")
     commands.add_parser("help", help="this list")
     return parser
 
@@ -257,6 +260,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo()
 
 
+def cmd_local_model(args: argparse.Namespace) -> int:
+    from .testing.local_model import serve_forever
+
+    return serve_forever(args.port)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "login": cmd_login,
     "logout": cmd_logout,
@@ -268,4 +277,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "fake-server": cmd_fake_server,
     "serve": cmd_serve,
     "demo": cmd_demo,
+    "local-model": cmd_local_model,
 }

@@ -16,12 +16,15 @@ from urllib.parse import urlsplit
 from ..errors import APIError, AuthenticationError, BadRequest, ConfigurationError, ModelNotFound, NotFound
 from ..types import ChatRequest, Completion, ModelInfo, ToolCall, Usage, as_mapping, content_text
 
+LOCAL_MODEL_PORT = 4102  # `puter-magic local-model`: SmolLM2-135M on llama-server (local_model.py)
+
 PRESETS: dict[str, str] = {
     "ollama": "http://localhost:11434/v1",
     "vllm": "http://localhost:8000/v1",
     "lmstudio": "http://localhost:1234/v1",
     "llamacpp": "http://localhost:8080/v1",
     "textgen": "http://localhost:5000/v1",
+    "local": f"http://127.0.0.1:{LOCAL_MODEL_PORT}/v1",
 }
 
 
@@ -42,6 +45,7 @@ START_HINTS: dict[str, str] = {
     "lmstudio": "start the local server in LM Studio (Developer → Start Server)",
     "llamacpp": "start it with `llama-server -m MODEL.gguf --port 8080`",
     "textgen": "start text-generation-webui with `--api`",
+    "local": "start it with `puter-magic local-model` (in a puter-magic checkout)",
 }
 
 

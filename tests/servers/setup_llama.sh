@@ -8,6 +8,7 @@
 #   PUTER_MAGIC_SERVERS_CACHE  the cache folder (default: <repo>/.cache)
 #   LLAMA_CHROOT   where the chroot lives (default: $PUTER_MAGIC_SERVERS_CACHE/llama-chroot)
 #   GGUF_PYTHON    the Python with the `gguf` package that writes the models (default: <repo>/.venv/bin/python)
+#   LLAMA_TINY_MODELS  0 skips the tiny models (`make demo` needs only the chroot; the tests need them; default 1)
 #   DEBIAN_MIRROR  (default: http://deb.debian.org/debian)
 set -euo pipefail
 
@@ -85,6 +86,10 @@ version="$(chroot "$CHROOT" llama-server --version 2>&1)" || die "llama-server -
 log "llama-server --version: $(echo "$version" | tr '\n' ' ')"
 log "package: $(chroot "$CHROOT" dpkg-query -W -f='${Package} ${Version}' llama.cpp-tools)"
 
+if [ "${LLAMA_TINY_MODELS:-1}" = 0 ]; then
+    log "ready (without the tiny models: LLAMA_TINY_MODELS=0)"
+    exit 0
+fi
 [ -x "$PYTHON" ] || die "no Python at $PYTHON (run 'make setup' first, or set GGUF_PYTHON)"
 "$PYTHON" -c 'import gguf' 2>/dev/null ||
     die "$PYTHON lacks the 'gguf' package: pip install 'gguf==0.19.0' (it is a dev dependency)"
