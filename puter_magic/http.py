@@ -13,7 +13,7 @@ import contextvars
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, aclosing, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,10 +180,13 @@ async def decoded(
     undecodable line becomes a StreamError that keeps it as `partial`.
     """
     try:
-        async for chunk in response.aiter_bytes():
-            items = decoder.decode(chunk)
-            if items:
-                yield items
+        # Closed with this generator: left to the garbage collector, httpx's generator could be finalized as the
+        # loop shuts down ("Task was destroyed but it is pending!" on stderr at exit).
+        async with aclosing(response.aiter_bytes()) as chunks:
+            async for chunk in chunks:
+                items = decoder.decode(chunk)
+                if items:
+                    yield items
         tail = decoder.flush()
     except httpx.HTTPError as exc:
         raise body_error(exc, response.request, policy, "".join(texts)) from None
