@@ -64,10 +64,12 @@ def kernel(puter_server, tmp_path):
         "JUPYTER_PLATFORM_DIRS": "1",
     }
     instance = Kernel(env)
-    reply, _ = instance.execute("%load_ext puter_magic\n%puter model deterministic")
-    assert reply["content"]["status"] == "ok"
-    yield instance
-    instance.close()
+    try:  # closed even when the setup fails: its sockets would otherwise fail a later test as a ResourceWarning
+        reply, _ = instance.execute("%load_ext puter_magic\n%puter model deterministic")
+        assert reply["content"]["status"] == "ok"
+        yield instance
+    finally:
+        instance.close()
 
 
 def outputs(messages, kind):
