@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import functools
 import shlex
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -23,7 +24,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
-from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, observe
+from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, observe, validate
 
 from . import commands
 from .answering import Transcript
@@ -119,7 +120,9 @@ class PuterMagics(Magics):
         self.session = session_ if session_ is not None else session()
         self.cell_id: str | None = None
         self.awaiter = CellAwaiter(shell) if shell is not None else None
+        self._loading = True  # the shell's config is being applied (see _start_autosave)
         super().__init__(shell=shell, **kwargs)
+        self._loading = False
         self._apply_config()
 
     def _apply_config(self) -> None:
@@ -127,18 +130,35 @@ class PuterMagics(Magics):
             self.session.set_model(self.default_model)
         self.session.temperature = self.temperature
         self.session.max_tokens = self.max_tokens
-        path = Path(self.autosave).expanduser() if self.autosave else None
-        if path is not None and path.suffix.lower() not in (".json", ".md"):
-            raise TraitError(f"autosave must name a .json (or .md) file, not {self.autosave!r}")
-        self.session.autosave = path
         if self.awaiter is not None:
             self.awaiter.wanted = self.stoppable
 
-    @observe("default_model", "temperature", "max_tokens", "autosave", "stoppable")
+    @observe("default_model", "temperature", "max_tokens", "stoppable")
     def _on_config_change(self, change: dict[str, Any]) -> None:
         if change["name"] == "default_model":
             self.session.set_model(change["new"])
         self._apply_config()
+
+    @validate("autosave")
+    def _start_autosave(self, proposal: Any) -> str | None:
+        """A new autosave file is read (and the session resumes it) before the value is kept; a file that is
+        no conversation save is refused, and the setting stays as it was."""
+        value: str | None = proposal["value"]
+        try:
+            line = self.session.start_autosave(Path(value).expanduser() if value else None)
+        except PuterError as error:
+            if self._loading:  # a refused value stays in the shell's config: loading carries on without it
+                print(f"PuterMagics.autosave: {error.one_line()}", file=sys.stderr)
+                return None
+            raise TraitError(error.one_line()) from None
+        if line:
+            print(line)
+        return value
+
+    @observe("autosave")
+    def _on_autosave_change(self, change: dict[str, Any]) -> None:
+        if not change["new"]:  # traitlets validates no None, so stopping happens here
+            self.session.start_autosave(None)
 
     def on_pre_run_cell(self, info: Any) -> None:
         """The cell id keys the cell's turn, so re-running a cell replaces its turn."""
