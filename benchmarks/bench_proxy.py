@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 from common import Measurement, free_port, local_puter_process
@@ -23,7 +24,9 @@ KEY = "bench-proxy-key-123456"
 
 
 @contextmanager
-def proxy_process(facts: dict[str, str]):
+def proxy_process(facts: dict[str, str], env: dict[str, str] | None = None, cwd: Path | None = None):
+    """`puter-magic serve` in its own process, in front of the local server; yields (url, pid). `cwd` comes first
+    on `python -m`'s path: the package found there is the one served."""
     port = free_port()
     env = {
         **os.environ,
@@ -32,9 +35,11 @@ def proxy_process(facts: dict[str, str]):
         "PUTER_TOKEN": facts["Admin token"],
         "PUTER_RATE_LIMIT": "off",
         "PUTER_MAX_CONCURRENT": "off",
+        "PUTER_PROXY_KEY": KEY,
+        **(env or {}),
     }
-    command = [sys.executable, "-m", "puter_magic", "serve", "--port", str(port), "--key", KEY]
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+    command = [sys.executable, "-m", "puter_magic", "serve", "--port", str(port)]
+    proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -43,7 +48,7 @@ def proxy_process(facts: dict[str, str]):
                     break
             except httpx.TransportError:
                 time.sleep(0.05)  # the server is still starting (a bounded readiness poll)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", proc.pid
     finally:
         proc.terminate()
         proc.wait(10)
@@ -87,7 +92,7 @@ async def measure(target: tuple[str, dict, dict]) -> tuple[float, float]:
 
 def run(runs: int = RUNS) -> dict[str, Measurement]:
     results: dict[str, list[float]] = {"direct latency": [], "proxy latency": [], "direct rps": [], "proxy rps": []}
-    with local_puter_process() as facts, proxy_process(facts) as url:
+    with local_puter_process() as facts, proxy_process(facts) as (url, _):
         for _ in range(runs):
             for name, target in (("direct", direct_request(facts)), ("proxy", proxy_request(url))):
                 latency, rps = asyncio.run(measure(target))

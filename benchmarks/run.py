@@ -6,7 +6,9 @@
     python benchmarks/run.py --rewrite        # rewrite RESULTS.md from the stored figures (e.g. after editing NOTES.md)
 
 Each section's figures are kept in .cache/bench-results.json, so `--only` rewrites RESULTS.md whole with the
-re-run sections replaced. Nothing here asserts a timing: targets are reported, met or not.
+re-run sections replaced. Without that file (a fresh clone), `--only` splices the re-run sections and their
+headline rows into the committed RESULTS.md instead, leaving every other line as it was. Nothing here asserts a
+timing: targets are reported, met or not.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import bench_backpressure  # noqa: E402
 import bench_batch  # noqa: E402
 import bench_import  # noqa: E402
 import bench_load  # noqa: E402
@@ -126,6 +129,11 @@ def section_proxy() -> tuple[str, dict[str, float]]:
     return bench_proxy.report(result), figures
 
 
+def section_backpressure() -> tuple[str, dict[str, float]]:
+    result = bench_backpressure.run()
+    return bench_backpressure.report(result), bench_backpressure.headline(result)
+
+
 def section_batch() -> tuple[str, dict[str, float]]:
     result = bench_batch.run()
     figures = {
@@ -207,6 +215,12 @@ SECTIONS = [
         f"{bench_proxy.CONCURRENT} with 16 in flight for throughput; median of {bench_proxy.RUNS} alternating runs. "
         "The local Puter server, the proxy and the client are three processes sharing the machine's cores.",
         section_proxy,
+    ),
+    Section(
+        "backpressure",
+        "Proxy backpressure: a reader that stops reading",
+        (bench_backpressure.__doc__ or "").split("\n\n", 1)[1].strip(),
+        section_backpressure,
     ),
     Section(
         "batch",
@@ -313,6 +327,16 @@ def headline_rows(figures: dict[str, dict[str, float]]) -> list[str]:
             f"| Proxy | {added:+.2f} ms per request, {num('proxy', 'rps ratio'):.2f}× the direct rate "
             "| reported (no target) | |"
         )
+    growth = get("backpressure", "growth MiB")
+    if growth is not None:
+        ratio = num("backpressure", "rate vs before")
+        rows.append(
+            f"| Proxy, 1 stalled reader on a {bench_backpressure.CHUNKS:,}-chunk answer | RSS {growth:+.1f} MiB "
+            f"(unbounded: {num('backpressure', 'before growth MiB'):+.1f} MiB); fast reader "
+            f"{num('backpressure', 'chunks/s'):,.0f} chunks/s, {ratio:.2f}× the unbounded rate "
+            f"| ≤ +5 MiB, fast reader unchanged "
+            f"| {verdict(growth <= 5 and ratio >= 0.95, growth <= 5 and bool(get('backpressure', 'rate noise')))} |"
+        )
     vs_ideal = get("batch", "vs ideal")
     if vs_ideal is not None:
         limit = get("batch", "limit vs ideal") or vs_ideal
@@ -363,21 +387,78 @@ def render(store: dict) -> str:
         done = store["sections"].get(section.key)
         if done is None:
             continue
-        lines += [
-            "",
-            f"## {section.title}",
-            "",
-            section.intro,
-            "",
-            done["markdown"],
-            "",
-            f"<sub>Section `{section.key}`: {done['seconds']:.0f} s; load average {done['load before']} → "
-            f"{done['load after']}.</sub>",
-        ]
+        lines += ["", *section_block(section, done)]
     notes = HERE / "NOTES.md"
     if notes.exists():
         lines += ["", notes.read_text(encoding="utf-8").strip()]
     return "\n".join(lines) + "\n"
+
+
+def run_section(section: Section) -> dict:
+    print(f"{section.key} …", file=sys.stderr)
+    before = load_average()
+    started = time.perf_counter()
+    markdown, figures = section.body()
+    return {
+        "markdown": markdown,
+        "figures": figures,
+        "seconds": time.perf_counter() - started,
+        "load before": before,
+        "load after": load_average(),
+    }
+
+
+def section_block(section: Section, done: dict) -> list[str]:
+    return [
+        f"## {section.title}",
+        "",
+        section.intro,
+        "",
+        done["markdown"],
+        "",
+        f"<sub>Section `{section.key}`: {done['seconds']:.0f} s; load average {done['load before']} → "
+        f"{done['load after']}.</sub>",
+    ]
+
+
+def splice_only(keys: list[str]) -> int:
+    """No stored figures: run `keys` and replace (or add) their blocks and headline rows in RESULTS.md."""
+    results = HERE / "RESULTS.md"
+    lines = results.read_text(encoding="utf-8").splitlines()
+    for section in SECTIONS:
+        if section.key not in keys:
+            continue
+        done = run_section(section)
+        block = section_block(section, done)
+        start = next((i for i, line in enumerate(lines) if line == f"## {section.title}"), None)
+        if start is None:  # a new section: after the one before it in SECTIONS, else before the notes
+            earlier = [s.key for s in SECTIONS[: SECTIONS.index(section)]]
+            subs = [i for i, line in enumerate(lines) if any(line.startswith(f"<sub>Section `{k}`") for k in earlier)]
+            notes = next((i for i, line in enumerate(lines) if line.startswith("## Notes")), len(lines))
+            start = end = subs[-1] + 1 if subs else notes
+            block = ["", *block] if subs else [*block, ""]
+        else:
+            end = next(i for i in range(start, len(lines)) if lines[i].startswith(f"<sub>Section `{section.key}`")) + 1
+        lines[start:end] = block
+        for row in headline_rows({section.key: done["figures"]})[2:]:
+            first_cell = row.split(" | ")[0]
+            at = next((i for i, line in enumerate(lines) if line.split(" | ")[0] == first_cell), None)
+            if at is None:
+                table_end = next(i for i, line in enumerate(lines) if line.startswith("| what |"))
+                while table_end < len(lines) and lines[table_end].startswith("|"):
+                    table_end += 1
+                lines.insert(table_end, row)
+            else:
+                lines[at] = row
+    for i, line in enumerate(lines):
+        if line.startswith("- Date:") and "sections re-run later: " in line:
+            head, _, tail = line.partition("sections re-run later: ")
+            names, _, rest = tail.partition(")")
+            rerun = sorted(set(names.split(", ")) | set(keys))
+            lines[i] = f"{head}sections re-run later: {', '.join(rerun)}){rest}"
+    results.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"RESULTS.md: spliced {', '.join(keys)} (no stored figures at {STORE})", file=sys.stderr)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -396,9 +477,9 @@ def main(argv: list[str] | None = None) -> int:
         (HERE / "RESULTS.md").write_text(render(json.loads(STORE.read_text(encoding="utf-8"))), encoding="utf-8")
         return 0
     store: dict = {}
+    if options.only and not STORE.exists():
+        return splice_only(options.only)
     if options.only:
-        if not STORE.exists():
-            parser.error(f"--only needs a previous full run ({STORE} is missing)")
         store = json.loads(STORE.read_text(encoding="utf-8"))
         store["rerun"] = sorted(set(store.get("rerun", [])) | set(options.only))
     else:
@@ -412,17 +493,7 @@ def main(argv: list[str] | None = None) -> int:
     for section in SECTIONS:
         if options.only and section.key not in options.only:
             continue
-        print(f"{section.key} …", file=sys.stderr)
-        before = load_average()
-        section_start = time.perf_counter()
-        markdown, figures = section.body()
-        store["sections"][section.key] = {
-            "markdown": markdown,
-            "figures": figures,
-            "seconds": time.perf_counter() - section_start,
-            "load before": before,
-            "load after": load_average(),
-        }
+        store["sections"][section.key] = run_section(section)
     if not options.only:
         store["machine"] = machine()
         store["duration"] = time.perf_counter() - started
