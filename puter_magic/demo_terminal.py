@@ -114,7 +114,7 @@ class Echo:
         self._write("\n")
         footer = _footer(cell, self._first)
         out = _option(first, "-o", "--out")
-        if out:
+        if out and footer:  # no footer: the question failed, and VAR was not set
             footer += f" · kept in `{out}`"
         if footer:
             self._write(f"{INDENT}[{footer}]\n")
