@@ -8,6 +8,8 @@ gives its kernels (see conftest.py), with the notebook's folder as the working d
 The local server listens on a free port; the saved outputs say 4100 instead, the port of the README's
 `puter-magic fake-server --port 4100` (nbval-sanitize.cfg ignores the port when comparing).
 The admin token only ever goes through the environment; a saved notebook that contains a token is an error.
+local-model.ipynb asks the real small model: it is set up and started first (puter_magic/testing/local_model.py;
+root or password-less sudo), and its outputs keep the fixed port of the `local` preset.
 """
 
 from __future__ import annotations
