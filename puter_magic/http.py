@@ -15,7 +15,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from contextlib import AsyncExitStack, aclosing, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import httpx
 
@@ -182,7 +182,7 @@ async def decoded(
     try:
         # Closed with this generator: left to the garbage collector, httpx's generator could be finalized as the
         # loop shuts down ("Task was destroyed but it is pending!" on stderr at exit).
-        async with aclosing(response.aiter_bytes()) as chunks:
+        async with aclosing(cast(AsyncGenerator[bytes, None], response.aiter_bytes())) as chunks:
             async for chunk in chunks:
                 items = decoder.decode(chunk)
                 if items:
