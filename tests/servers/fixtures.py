@@ -3,6 +3,8 @@
     llama_server           llama.cpp `llama-server`, one model (alias "tiny"), -c 2048 -np 1
     llama_server_with_key  the same with --api-key (the key is in .api_key)
     llama_router           llama-server in router mode (--models-dir): models "tiny", "tiny-b", "tiny-c"
+    llama_tools_server     llama-server with the tool-calling model (alias "tiny-tools", make_tiny_tools_gguf.py),
+                           -c 4096 (a tools prompt is ~600 tokens)
     transformers_server    `transformers serve` with the tiny random Llama "puter-magic/tiny-llama"
 
 Each yields a RealServer: .base_url ("http://127.0.0.1:PORT/v1"), .model (the id to send), .api_key (or None),
@@ -44,11 +46,12 @@ LLAMA_CHROOT = Path(os.environ.get("LLAMA_CHROOT", CACHE / "llama-chroot"))
 TF_VENV = Path(os.environ.get("TF_VENV", CACHE / "tf-venv"))
 TF_HF_HOME = Path(os.environ.get("TF_HF_HOME", CACHE / "hf-home"))
 LLAMA_MODELS = ("tiny", "tiny-b", "tiny-c")  # make_tiny_gguf.MODELS
+LLAMA_TOOLS_MODEL = "tool-models/tiny-tools.gguf"  # make_tiny_tools_gguf.py, outside the router's /models
 TF_MODEL = "puter-magic/tiny-llama"
 
 SETUP_TIMEOUT = 1200.0  # seconds for one set-up script run from scratch
 START_TIMEOUT = {"llama": 30.0, "transformers": 120.0}  # seconds from spawn to ready
-SERVER_FIXTURES = {"llama_server", "llama_server_with_key", "llama_router", "transformers_server"}
+SERVER_FIXTURES = {"llama_server", "llama_server_with_key", "llama_router", "llama_tools_server", "transformers_server"}
 BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 
@@ -79,7 +82,8 @@ class RealServer:
 
 def _llama_cached() -> bool:
     ready = (LLAMA_CHROOT / ".puter-magic-complete").is_file()
-    return ready and all((LLAMA_CHROOT / "models" / f"{m}.gguf").is_file() for m in LLAMA_MODELS)
+    models = [LLAMA_CHROOT / "models" / f"{m}.gguf" for m in LLAMA_MODELS] + [LLAMA_CHROOT / LLAMA_TOOLS_MODEL]
+    return ready and all(model.is_file() for model in models)
 
 
 def _transformers_cached() -> bool:
@@ -131,7 +135,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Give a test that will run a set-up from scratch time for it (pytest-timeout counts fixture set-up)."""
     uncached = set()
     if not _llama_cached():
-        uncached |= {"llama_server", "llama_server_with_key", "llama_router"}
+        uncached |= {"llama_server", "llama_server_with_key", "llama_router", "llama_tools_server"}
     if not _transformers_cached():
         uncached.add("transformers_server")
     for item in items:
@@ -183,27 +187,33 @@ def _llama_health(client: httpx.Client, origin: str) -> bool:
     return response.status_code == 200 and response.json().get("status") == "ok"
 
 
-def _llama_argv(chroot: Path, port: int, *extra: str) -> list[str]:
-    common = ["--host", "127.0.0.1", "--port", str(port), "-c", "2048", "-np", "1", "--no-webui"]
+def _llama_argv(chroot: Path, port: int, *extra: str, context: int = 2048) -> list[str]:
+    common = ["--host", "127.0.0.1", "--port", str(port), "-c", str(context), "-np", "1", "--no-webui"]
     return ["chroot", str(chroot), "llama-server", *common, *extra]
 
 
 def _start_llama(
-    tmp_path_factory: pytest.TempPathFactory, chroot: Path, name: str, api_key: str | None
+    tmp_path_factory: pytest.TempPathFactory,
+    chroot: Path,
+    name: str,
+    api_key: str | None,
+    model: tuple[str, str] = ("/models/tiny.gguf", "tiny"),
+    context: int = 2048,
 ) -> Iterator[RealServer]:
-    extra = ["-m", "/models/tiny.gguf", "--alias", "tiny"]
+    path, alias = model
+    extra = ["-m", path, "--alias", alias]
     if api_key:
         extra += ["--api-key", api_key]
     server, origin = _serve(
         tmp_path_factory,
         name,
-        lambda port: _llama_argv(chroot, port, *extra),
+        lambda port: _llama_argv(chroot, port, *extra, context=context),
         dict(BASE_ENV),
         _llama_health,
         START_TIMEOUT["llama"],
     )
     try:
-        yield RealServer(name, f"{origin}/v1", "tiny", api_key, ("tiny",), server.log)
+        yield RealServer(name, f"{origin}/v1", alias, api_key, (alias,), server.log)
     finally:
         server.stop()
 
@@ -216,6 +226,13 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory, llama_setup: Path) ->
 @pytest.fixture(scope="session")
 def llama_server_with_key(tmp_path_factory: pytest.TempPathFactory, llama_setup: Path) -> Iterator[RealServer]:
     yield from _start_llama(tmp_path_factory, llama_setup, "llama-server-key", f"sk-test-{secrets.token_hex(8)}")
+
+
+@pytest.fixture(scope="session")
+def llama_tools_server(tmp_path_factory: pytest.TempPathFactory, llama_setup: Path) -> Iterator[RealServer]:
+    """The tool-calling tiny model; the chat template comes from the GGUF (llama-server's --jinja is the default)."""
+    model = (f"/{LLAMA_TOOLS_MODEL}", "tiny-tools")
+    yield from _start_llama(tmp_path_factory, llama_setup, "llama-server-tools", None, model, context=4096)
 
 
 def _proc_mounts_below(chroot: Path) -> list[str]:

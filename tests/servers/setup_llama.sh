@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs llama.cpp's `llama-server` for the real-server tests: Debian testing's `llama.cpp-tools` in a minimal
 # debootstrap chroot (bookworm has no llama.cpp; testing's needs a newer libc, hence the chroot), then writes the
-# tiny random-weight GGUF models into the chroot's /models. See shared/openai-servers.md.
+# tiny random-weight GGUF models into the chroot's /models (and the tool-calling one into /tool-models).
+# See shared/openai-servers.md.
 #
 # Idempotent and cached: a complete chroot carries a marker file and is reused; an incomplete one is removed and
 # rebuilt. Needs root (debootstrap, chroot). Environment:
@@ -94,4 +95,6 @@ fi
 "$PYTHON" -c 'import gguf' 2>/dev/null ||
     die "$PYTHON lacks the 'gguf' package: pip install 'gguf==0.19.0' (it is a dev dependency)"
 "$PYTHON" "$ROOT/tests/servers/make_tiny_gguf.py" --out "$CHROOT/models"
+# The tool-calling model lives outside /models: router mode serves every file in its --models-dir.
+"$PYTHON" "$ROOT/tests/servers/make_tiny_tools_gguf.py" --out "$CHROOT/tool-models"
 log "ready"
