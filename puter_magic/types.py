@@ -6,6 +6,7 @@ All frozen dataclasses; no third-party imports. Money is in US dollars everywher
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,18 +18,71 @@ ROLES = ("system", "user", "assistant", "tool")
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call the model made: `arguments` parsed, `arguments_text` as the model wrote it (when known).
+
+    Also a stream event: providers yield one per call once its arguments are complete.
+    """
+
+    id: str
+    name: str
+    arguments: Mapping[str, Any]
+    arguments_text: str | None = None
+
+    @property
+    def arguments_json(self) -> str:
+        """The arguments as JSON text: exactly what the model wrote when that is known."""
+        if self.arguments_text is not None:
+            return self.arguments_text
+        return json.dumps(self.arguments, ensure_ascii=False, default=str)
+
+    def to_dict(self) -> dict[str, Any]:
+        """OpenAI's `tool_calls` entry."""
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments_json}}
+
+    @classmethod
+    def from_text(cls, id: str, name: str, arguments: str) -> ToolCall:
+        """A call whose arguments arrived as JSON text; text that is not a JSON object parses to `{}` but is kept."""
+        try:
+            parsed = json.loads(arguments) if arguments.strip() else {}
+        except ValueError:
+            parsed = {}
+        return cls(id, name, parsed if isinstance(parsed, dict) else {}, arguments)
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
-    """One chat message. `content` is text, or a list of content parts passed through untouched."""
+    """One chat message, in OpenAI's chat shape.
+
+    `content` is text, or a list of content parts (text parts kept apart, `image_url` parts) passed through
+    untouched. An assistant message may carry the `tool_calls` it made (its content then often empty) and the
+    `reasoning_content` it showed; a `tool` message answers the call named by `tool_call_id`.
+    """
 
     role: str
     content: str | list[dict[str, Any]]
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+    reasoning_content: str | None = None
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"unknown role {self.role!r}; expected one of {', '.join(ROLES)}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"role": self.role, "content": self.content}
+        """The OpenAI chat message. Content is never null: "" for a turn that only called tools (llama-cpp-python
+        refuses null, and Puter reads "" like null, recording 110)."""
+        data: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            data["tool_calls"] = [call.to_dict() for call in self.tool_calls]
+        if self.tool_call_id is not None:
+            data["tool_call_id"] = self.tool_call_id
+        if self.name is not None:
+            data["name"] = self.name
+        if self.reasoning_content:
+            data["reasoning_content"] = self.reasoning_content
+        return data
 
     @property
     def text(self) -> str:
@@ -70,10 +124,19 @@ class ChatRequest:
     tools: tuple[Mapping[str, Any], ...] | None = None
     provider_pin: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    tool_choice: str | Mapping[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: Mapping[str, Any] | None = None  # OpenAI's: {"type": "json_schema", "json_schema": {...}}
+    reasoning_effort: str | None = None
+    verbosity: str | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    logit_bias: Mapping[str, float] | None = None
+    user: str | None = None
 
     def __post_init__(self) -> None:
         """Numbers a server could not be sent are refused here, where every surface builds its requests."""
-        for name in ("temperature", "top_p"):
+        for name in ("temperature", "top_p", "frequency_penalty", "presence_penalty"):
             value = getattr(self, name)
             if value is not None and (_not_a_number(value) or not math.isfinite(value)):
                 raise InputError(f"{name} must be a finite number, not {value!r}", hint=_RANGES[name])
@@ -84,7 +147,12 @@ class ChatRequest:
             )
 
 
-_RANGES = {"temperature": "temperatures go from 0 to 2", "top_p": "top_p goes from 0 to 1"}
+_RANGES = {
+    "temperature": "temperatures go from 0 to 2",
+    "top_p": "top_p goes from 0 to 1",
+    "frequency_penalty": "penalties go from -2 to 2",
+    "presence_penalty": "penalties go from -2 to 2",
+}
 
 
 def _not_a_number(value: Any) -> bool:
@@ -99,6 +167,7 @@ class Usage:
     output_tokens: int | None = None
     cost_usd: float | None = None
     estimated: bool = False
+    cached_tokens: int | None = None  # of input_tokens, how many the provider read from its prompt cache
 
     @property
     def total_tokens(self) -> int | None:
@@ -118,13 +187,6 @@ class TextDelta:
 @dataclass(frozen=True, slots=True)
 class ReasoningDelta:
     text: str
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    id: str
-    name: str
-    arguments: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

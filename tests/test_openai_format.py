@@ -54,38 +54,106 @@ def test_every_supported_field_is_carried():
             n=1,
             user="someone",
             frequency_penalty=0.1,
+            presence_penalty=-0.5,
+            logit_bias={"50256": -100},
+            reasoning_effort="high",
+            verbosity="low",
+            response_format={"type": "json_schema", "json_schema": {"name": "p", "schema": {"type": "object"}}},
+            logprobs=False,
+            metadata={"run": "1"},
+            store=False,
         )
     )
     request = call.request
     assert (request.model, request.temperature, request.top_p, request.max_tokens) == ("gpt-x:free", 0.5, 1.0, 20)
     assert (request.stop, request.seed, request.tools) == (("END",), 7, tuple(tools))
-    assert request.extra == {"tool_choice": "auto", "parallel_tool_calls": False}
+    assert (request.tool_choice, request.parallel_tool_calls) == ("auto", False)
+    assert (request.reasoning_effort, request.verbosity, request.user) == ("high", "low", "someone")
+    assert (request.frequency_penalty, request.presence_penalty, request.logit_bias) == (0.1, -0.5, {"50256": -100})
+    assert request.response_format == {
+        "type": "json_schema",
+        "json_schema": {"name": "p", "schema": {"type": "object"}},
+    }
+    assert request.extra == {}
     assert call.stream and call.include_usage
+
+
+def test_a_text_response_format_is_the_default_and_json_object_is_carried():
+    assert fmt.parse_chat_request(body(response_format={"type": "text"})).request.response_format is None
+    json_object = fmt.parse_chat_request(body(response_format={"type": "json_object"})).request
+    assert json_object.response_format == {"type": "json_object"}
 
 
 def test_include_usage_only_counts_for_streams():
     assert fmt.parse_chat_request(body(stream_options={"include_usage": True})).include_usage is False
 
 
-def test_content_parts_roles_and_stop_lists():
+CALL = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+
+
+def test_content_parts_roles_tool_history_and_stop_lists():
     image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}
+    task = [{"type": "text", "text": "<task>a</task>"}, {"type": "text", "text": "<environment_details>"}]
     call = fmt.parse_chat_request(
         body(
             messages=[
                 {"role": "developer", "content": "be brief"},
-                {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]},
-                {"role": "assistant", "content": None, "tool_calls": [{"id": "1"}]},
-                {"role": "tool", "content": "42", "tool_call_id": "1"},
-                {"role": "user", "content": [{"type": "text", "text": "look"}, image]},
+                {"role": "user", "content": task},
+                {"role": "assistant", "content": None, "tool_calls": [CALL], "reasoning_content": "needs weather"},
+                {"role": "tool", "content": "18 C", "tool_call_id": "call_1"},
+                {"role": "user", "content": [{"type": "text", "text": "look"}, image], "name": "ann"},
             ],
             stop=["x", "y"],
         )
     )
     messages = call.request.messages
     assert [m.role for m in messages] == ["system", "user", "assistant", "tool", "user"]
-    assert [messages[1].content, messages[2].content, messages[3].content] == ["ab", "", "42"]
-    assert messages[4].content == [{"type": "text", "text": "look"}, image]
+    assert messages[1].content == task  # the parts stay apart, not glued into "ab"
+    assert [messages[2].content, messages[3].content] == ["", "18 C"]
+    assert messages[2].tool_calls == (ToolCall("call_1", "get_weather", {"city": "Paris"}, '{"city": "Paris"}'),)
+    assert messages[2].reasoning_content == "needs weather"
+    assert messages[3].tool_call_id == "call_1"
+    assert (messages[4].content, messages[4].name) == ([{"type": "text", "text": "look"}, image], "ann")
     assert call.request.stop == ("x", "y")
+    # and out again, as the upstream reads them: content "" (never null) beside the calls, arguments as sent
+    assert messages[2].to_dict() == {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [CALL],
+        "reasoning_content": "needs weather",
+    }
+    assert messages[3].to_dict() == {"role": "tool", "content": "18 C", "tool_call_id": "call_1"}
+
+
+def test_tool_call_arguments_as_an_object_or_as_text_that_is_not_json_are_carried():
+    calls = [
+        {"id": "a", "function": {"name": "f", "arguments": {"x": 1}}},
+        {"id": "b", "function": {"name": "g", "arguments": "{not json"}},
+    ]
+    message = fmt.parse_chat_request(body(messages=[{"role": "assistant", "tool_calls": calls}])).request.messages[0]
+    assert [(c.arguments, c.arguments_json) for c in message.tool_calls] == [({"x": 1}, '{"x": 1}'), ({}, "{not json")]
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"logprobs": True}, "logprobs"),
+        ({"top_logprobs": 2}, "top_logprobs"),
+        ({"functions": [{"name": "f"}]}, "functions"),
+        ({"function_call": "auto"}, "function_call"),
+        ({"audio": {"voice": "alloy"}}, "audio"),
+        ({"modalities": ["text", "audio"]}, "modalities"),
+        ({"web_search_options": {}}, "web_search_options"),
+        (
+            {"messages": [{"role": "assistant", "content": "", "function_call": {"name": "f"}}]},
+            "messages[0].function_call",
+        ),
+    ],
+)
+def test_what_would_change_the_answer_and_cannot_be_served_is_refused_by_name(fields, param):
+    with pytest.raises(fmt.InvalidRequest) as caught:
+        fmt.parse_chat_request(body(**fields))
+    assert (caught.value.status, caught.value.param, caught.value.code) == (400, param, "unsupported_parameter")
 
 
 @pytest.mark.parametrize(
@@ -118,6 +186,33 @@ def test_content_parts_roles_and_stop_lists():
         ({"stream_options": {"include_usage": 1}}, "stream_options.include_usage"),
         ({"tools": {"type": "function"}}, "tools"),
         ({"tool_choice": 1}, "tool_choice"),
+        ({"messages": [{"role": "function", "content": "x", "name": "f"}]}, "messages[0].role"),
+        ({"messages": [{"role": "tool", "content": "x"}]}, "messages[0].tool_call_id"),
+        ({"messages": [{"role": "assistant", "tool_calls": {"id": "1"}}]}, "messages[0].tool_calls"),
+        ({"messages": [{"role": "assistant", "tool_calls": [{"id": "1"}]}]}, "messages[0].tool_calls[0]"),
+        (
+            {"messages": [{"role": "assistant", "tool_calls": [{"id": "1", "function": {"arguments": "{}"}}]}]},
+            "messages[0].tool_calls[0].function.name",
+        ),
+        (
+            {
+                "messages": [
+                    {"role": "assistant", "tool_calls": [{"id": "1", "function": {"name": "f", "arguments": 1}}]}
+                ]
+            },
+            "messages[0].tool_calls[0].function.arguments",
+        ),
+        ({"response_format": "json"}, "response_format"),
+        ({"response_format": {"type": "yaml"}}, "response_format.type"),
+        ({"response_format": {"type": "json_schema"}}, "response_format.json_schema"),
+        ({"reasoning_effort": 3}, "reasoning_effort"),
+        ({"verbosity": ["low"]}, "verbosity"),
+        ({"frequency_penalty": 2.5}, "frequency_penalty"),
+        ({"presence_penalty": "x"}, "presence_penalty"),
+        ({"logit_bias": {"1": 200}}, "logit_bias"),
+        ({"logit_bias": [1]}, "logit_bias"),
+        ({"user": 5}, "user"),
+        ({"messages": [{"role": "user", "content": "x", "name": 5}]}, "messages[0].name"),
     ],
 )
 def test_invalid_fields_are_named(fields, param):
@@ -188,6 +283,19 @@ def test_a_completion_with_tool_calls_and_reasoning_and_no_usage_is_estimated():
     assert obj["usage"]["prompt_tokens"] == 2  # 8 characters
 
 
+def test_tool_call_arguments_go_out_as_the_model_wrote_them_and_cache_reads_are_reported():
+    call = ToolCall("c", "f", {}, '{"a":1, "b" : 2}')
+    usage = Usage(input_tokens=100, output_tokens=5, cached_tokens=80)
+    obj = fmt.completion_object(Completion("", "m", usage, "tool_calls", tool_calls=(call,)), REQUEST, created=1)
+    assert obj["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] == '{"a":1, "b" : 2}'
+    assert obj["usage"] == {
+        "prompt_tokens": 100,
+        "completion_tokens": 5,
+        "total_tokens": 105,
+        "prompt_tokens_details": {"cached_tokens": 80},
+    }
+
+
 @pytest.mark.parametrize(
     ("raw", "tools", "expected"),
     [
@@ -196,6 +304,8 @@ def test_a_completion_with_tool_calls_and_reasoning_and_no_usage_is_estimated():
         ("max_tokens", False, "length"),
         ("length", False, "length"),
         ("tool_use", True, "tool_calls"),
+        ("stop", True, "tool_calls"),  # Puter's Claude path and its tool_use stream lines say "stop"
+        ("max_tokens", True, "length"),
         (None, True, "tool_calls"),
         (None, False, "stop"),
         ("weird", False, "stop"),

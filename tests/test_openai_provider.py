@@ -22,7 +22,7 @@ from puter_magic.errors import (
 from puter_magic.http import Policy
 from puter_magic.limits import Backoff
 from puter_magic.providers.openai import OpenAIProvider, normalize_base_url
-from puter_magic.types import ChatRequest, Finished, Message, TextDelta
+from puter_magic.types import ChatRequest, Finished, Message, TextDelta, ToolCall
 
 pytestmark = pytest.mark.anyio
 FAST = Policy(backoff=Backoff(0.001, 0.002, 1.0), max_retries=2)
@@ -291,3 +291,97 @@ def test_base_urls():
     assert normalize_base_url("https://api.example.com/openai/v1") == "https://api.example.com/openai/v1"
     with pytest.raises(ConfigurationError):
         normalize_base_url("localhost:11434")
+
+
+def tool_delta(index, arguments, id=None, name=None):
+    function = {"arguments": arguments} | ({"name": name} if name else {})
+    return {"tool_calls": [{"index": index, **({"id": id, "type": "function"} if id else {}), "function": function}]}
+
+
+# llama-server and OpenAI: id and name in the first fragment only; two parallel calls by index.
+OPENAI_TOOLS = sse(
+    chunk({"role": "assistant", "content": None}),
+    chunk(tool_delta(0, "", id="call_a", name="get_weather")),
+    chunk(tool_delta(0, '{"city": "Pa')),
+    chunk(tool_delta(1, '{"city": "Rome"}', id="call_b", name="get_weather")),
+    chunk(tool_delta(0, 'ris"}')),
+    chunk({}, finish="tool_calls"),
+    chunk(usage=USAGE | {"prompt_tokens_details": {"cached_tokens": 4}}, choices=False),
+)
+# llama-cpp-python: id and name repeated in every fragment (appending names would give "get_weatherget_weather").
+LLAMA_CPP_PYTHON_TOOLS = sse(
+    chunk({"role": "assistant"}),
+    chunk(tool_delta(0, '{"city": "Pa', id="call_a", name="get_weather")),
+    chunk(tool_delta(0, 'ris"}', id="call_a", name="get_weather")),
+    chunk({}, "tool_calls"),
+    spaces=True,
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (OPENAI_TOOLS, [("call_a", "get_weather", {"city": "Paris"}), ("call_b", "get_weather", {"city": "Rome"})]),
+        (LLAMA_CPP_PYTHON_TOOLS, [("call_a", "get_weather", {"city": "Paris"})]),
+    ],
+)
+async def test_streamed_tool_call_fragments_become_whole_calls_at_every_chunk_boundary(body, expected):
+    for cut in [None, *range(1, len(body), 7)]:
+        provider = provider_for(streaming(body, cut))
+        events = [event async for event in provider.stream(REQUEST)]
+        await provider.aclose()
+        calls = [(e.id, e.name, dict(e.arguments)) for e in events if isinstance(e, ToolCall)]
+        assert calls == expected, cut
+        assert isinstance(events[-1], Finished) and events[-1].finish_reason == "tool_calls"
+
+
+async def test_cache_reads_are_read_from_prompt_tokens_details():
+    provider = provider_for(streaming(OPENAI_TOOLS))
+    events = [event async for event in provider.stream(REQUEST)]
+    await provider.aclose()
+    assert (events[-1].usage.input_tokens, events[-1].usage.cached_tokens) == (5, 4)
+
+
+async def test_tool_history_and_every_option_are_passed_through():
+    seen = []
+
+    def handler(request):
+        seen.append(json.loads(request.content))
+        return httpx.Response(200, json={"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}]})
+
+    call = ToolCall("call_a", "get_weather", {"city": "Paris"}, '{"city":"Paris"}')
+    fmt = {"type": "json_schema", "json_schema": {"name": "p", "schema": {"type": "object"}}}
+    request = ChatRequest(
+        (
+            Message("user", [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]),
+            Message("assistant", "", tool_calls=(call,)),
+            Message("tool", "18 C", tool_call_id="call_a"),
+        ),
+        "tiny",
+        tools=({"type": "function", "function": {"name": "get_weather"}},),
+        tool_choice="auto",
+        parallel_tool_calls=True,
+        response_format=fmt,
+        reasoning_effort="low",
+        verbosity="low",
+        frequency_penalty=0.1,
+        presence_penalty=0.2,
+        logit_bias={"7": 1},
+        user="u",
+    )
+    provider = provider_for(handler)
+    await provider.complete(request)
+    await provider.aclose()
+    body = seen[0]
+    assert body["messages"][1] == {  # content "" beside the calls: llama-cpp-python refuses null
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {"id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
+        ],
+    }
+    assert body["messages"][0]["content"] == [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]
+    assert body["messages"][2] == {"role": "tool", "content": "18 C", "tool_call_id": "call_a"}
+    assert (body["tool_choice"], body["parallel_tool_calls"], body["response_format"]) == ("auto", True, fmt)
+    assert (body["reasoning_effort"], body["verbosity"], body["user"]) == ("low", "low", "u")
+    assert (body["frequency_penalty"], body["presence_penalty"], body["logit_bias"]) == (0.1, 0.2, {"7": 1})

@@ -7,7 +7,7 @@ import pytest
 from puter_magic.errors import InsufficientFunds, ModelNotFound, NotFound, RateLimited, TokenRejected
 from puter_magic.http import status_error
 from puter_magic.providers import puter_wire as wire
-from puter_magic.types import ChatRequest, Message
+from puter_magic.types import ChatRequest, Message, ToolCall
 
 RECORDED_FAKE = {
     "success": True,
@@ -219,3 +219,86 @@ def test_money_shows_the_digits_that_matter():
     assert money(1.25) == "$1.25"
     assert money(0.0042) == "$0.0042"
     assert money(0.000013) == "$0.000013"
+
+
+WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}}}
+
+
+def test_chat_body_carries_tool_history_parts_and_options_where_puters_backend_reads_them():
+    call = ToolCall("call_abc123", "get_weather", {"city": "Paris"}, '{"city":"Paris"}')
+    parts = [{"type": "text", "text": "<task>"}, {"type": "text", "text": "<environment_details>"}]
+    request = ChatRequest(
+        (
+            Message("user", parts),
+            Message("assistant", "", tool_calls=(call,), reasoning_content="look it up"),
+            Message("tool", '{"temp_c":18}', tool_call_id="call_abc123"),
+        ),
+        "gpt-5-nano",
+        tools=(WEATHER,),
+        tool_choice="required",
+        parallel_tool_calls=False,
+        reasoning_effort="low",
+        verbosity="high",
+        frequency_penalty=0.5,
+        presence_penalty=-0.5,
+        logit_bias={"1": 5},
+        user="u1",
+        response_format={"type": "json_schema", "json_schema": {"name": "person", "schema": SCHEMA, "strict": True}},
+    )
+    args = wire.chat_body(request, stream=False)["args"]
+    assert args["messages"] == [  # recording 104's shape, with "" for the content beside the calls (recording 110)
+        {"role": "user", "content": parts},
+        {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {
+                    "id": "call_abc123",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+                }
+            ],
+            "reasoning_content": "look it up",
+        },
+        {"role": "tool", "content": '{"temp_c":18}', "tool_call_id": "call_abc123"},
+    ]
+    assert args["tools"] == [WEATHER]
+    assert (args["tool_choice"], args["parallel_tool_calls"]) == ("required", False)
+    assert (args["reasoning_effort"], args["verbosity"], args["user"]) == ("low", "high", "u1")
+    assert (args["frequency_penalty"], args["presence_penalty"], args["logit_bias"]) == (0.5, -0.5, {"1": 5})
+    schema_format = {"type": "json_schema", "name": "person", "schema": SCHEMA, "strict": True}
+    assert args["text"] == {"format": schema_format}  # what Puter's OpenAI Responses provider forwards
+    assert args["outputFormat"] == schema_format  # what its newer OpenAI-dialect providers read
+    assert "response_format" not in args
+
+
+def test_a_json_object_format_goes_as_text_format_and_plain_text_adds_nothing():
+    json_object = ChatRequest((Message("user", "hi"),), "m", response_format={"type": "json_object"})
+    assert wire.chat_body(json_object, stream=False)["args"]["text"] == {"format": {"type": "json_object"}}
+    plain = wire.chat_body(ChatRequest((Message("user", "hi"),), "m"), stream=False)["args"]
+    assert plain.keys() == {"messages", "model"}
+
+
+@pytest.mark.parametrize(
+    ("usage", "inputs", "cached"),
+    [
+        ({"prompt_tokens": 20, "completion_tokens": 3, "cached_tokens": 80}, 100, 80),  # OpenAI: prompt is uncached
+        ({"input_tokens": 5, "output_tokens": 3, "cache_read_input_tokens": 95}, 100, 95),  # Claude
+        ({"prompt_tokens": 20, "completion_tokens": 3, "cached_tokens": 0}, 20, 0),
+        ({"input_tokens": 0, "output_tokens": 1, "usd_cents": None}, 0, None),  # fake-chat
+    ],
+)
+def test_cache_reads_are_counted_into_the_prompt_and_kept_apart(usage, inputs, cached):
+    parsed = wire.parse_usage(usage)
+    assert (parsed.input_tokens, parsed.cached_tokens) == (inputs, cached)
+
+
+def test_tool_call_arguments_that_are_not_json_are_kept_as_written():
+    data = {
+        "result": {
+            "message": {"content": None, "tool_calls": [{"id": "c", "function": {"name": "f", "arguments": "{oops"}}]}
+        }
+    }
+    (call,) = wire.parse_completion(data, "m").tool_calls
+    assert (call.arguments, call.arguments_json) == ({}, "{oops")

@@ -117,17 +117,22 @@ class OpenAIProvider:
         finish_reason: str | None = None
         usage: Usage | None = None
         model = request.model
+        calls = wire.ToolCallDeltas()
         try:
             async with self._open("POST", "/chat/completions", wire.chat_body(request, stream=True)) as response:
                 if "text/event-stream" not in response.headers.get("content-type", ""):
                     completion = wire.parse_completion(json.loads(await response.aread()), request.model)
                     yield TextDelta(completion.text)
+                    for call in completion.tool_calls:
+                        yield call
                     yield Finished(completion.usage, completion.finish_reason, completion.model)
                     return
                 async with aclosing(decoded(response, SSEDecoder(), self._policy, texts)) as reads:
                     async for events in reads:
                         for event in events:  # no generator layer inside: this loop runs once per token
                             if event.data == "[DONE]":
+                                for call in calls.calls():
+                                    yield call
                                 yield Finished(usage or Usage(), finish_reason, model)
                                 return
                             try:
@@ -150,6 +155,8 @@ class OpenAIProvider:
                                 reasoning = delta.get("reasoning_content") or delta.get("reasoning")
                                 if reasoning:
                                     yield ReasoningDelta(str(reasoning))
+                                if delta.get("tool_calls"):
+                                    calls.feed(delta["tool_calls"])
                                 if choice.get("finish_reason"):
                                     finish_reason = choice["finish_reason"]
                                     model = str(chunk.get("model") or model)
@@ -158,4 +165,6 @@ class OpenAIProvider:
         if finish_reason is None:
             partial = "".join(texts)
             raise StreamTruncated("the stream ended before the server said the answer was complete", partial=partial)
+        for call in calls.calls():
+            yield call
         yield Finished(usage or Usage(), finish_reason, model)  # servers such as transformers serve send no [DONE]

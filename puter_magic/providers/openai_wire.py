@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -61,6 +62,15 @@ def chat_body(request: ChatRequest, *, stream: bool) -> dict[str, Any]:
         "seed": request.seed,
         "stop": list(request.stop) if request.stop else None,
         "tools": [dict(t) for t in request.tools] if request.tools else None,
+        "tool_choice": request.tool_choice,
+        "parallel_tool_calls": request.parallel_tool_calls,
+        "response_format": dict(request.response_format) if request.response_format else None,
+        "reasoning_effort": request.reasoning_effort,
+        "verbosity": request.verbosity,
+        "frequency_penalty": request.frequency_penalty,
+        "presence_penalty": request.presence_penalty,
+        "logit_bias": dict(request.logit_bias) if request.logit_bias else None,
+        "user": request.user,
     }
     body.update({key: value for key, value in optional.items() if value is not None})
     body.update(request.extra)
@@ -110,10 +120,12 @@ def parse_usage(raw: Any, *, estimated: bool = False) -> Usage:
         return Usage()
     inputs = raw.get("prompt_tokens")
     outputs = raw.get("completion_tokens")
+    cached = as_mapping(raw.get("prompt_tokens_details")).get("cached_tokens")
     return Usage(
         input_tokens=inputs if isinstance(inputs, int) else None,
         output_tokens=outputs if isinstance(outputs, int) else None,
         estimated=estimated,
+        cached_tokens=cached if isinstance(cached, int) and not isinstance(cached, bool) else None,
     )
 
 
@@ -135,12 +147,46 @@ def parse_completion(data: Mapping[str, Any], requested_model: str) -> Completio
 
 def tool_call(raw: Mapping[str, Any]) -> ToolCall:
     function = as_mapping(raw.get("function"))
-    arguments = function.get("arguments")
-    try:
-        parsed = json.loads(arguments) if isinstance(arguments, str) else arguments or {}
-    except ValueError:
-        parsed = {"_raw": arguments}
-    return ToolCall(str(raw.get("id", "")), str(function.get("name", "")), parsed if isinstance(parsed, dict) else {})
+    call_id, name, arguments = str(raw.get("id", "")), str(function.get("name", "")), function.get("arguments")
+    if isinstance(arguments, Mapping):
+        return ToolCall(call_id, name, arguments)
+    return ToolCall.from_text(call_id, name, arguments if isinstance(arguments, str) else "")
+
+
+@dataclass
+class ToolCallDeltas:
+    """Streamed `delta.tool_calls` fragments, gathered by `index` into whole calls.
+
+    The id and name come in the first fragment of a call and may be missing from later ones; llama-cpp-python
+    repeats them in every fragment, so a name is taken, never appended. Arguments are appended.
+    """
+
+    _calls: dict[int, dict[str, str]] = field(default_factory=dict)
+
+    def feed(self, fragments: Any) -> None:
+        for position, fragment in enumerate(fragments if isinstance(fragments, list) else ()):
+            if not isinstance(fragment, Mapping):
+                continue
+            index = fragment.get("index")
+            key = index if isinstance(index, int) and not isinstance(index, bool) else position
+            call = self._calls.setdefault(key, {"id": "", "name": "", "arguments": ""})
+            function = as_mapping(fragment.get("function"))
+            if fragment.get("id"):
+                call["id"] = str(fragment["id"])
+            if function.get("name"):
+                call["name"] = str(function["name"])
+            arguments = function.get("arguments")
+            if isinstance(arguments, str):
+                call["arguments"] += arguments
+            elif isinstance(arguments, Mapping):
+                call["arguments"] += json.dumps(arguments, ensure_ascii=False)
+
+    def calls(self) -> list[ToolCall]:
+        """The calls so far, in index order (a call without an id gets one: the follow-up turn needs it)."""
+        return [
+            ToolCall.from_text(call["id"] or f"call_{key}", call["name"], call["arguments"])
+            for key, call in sorted(self._calls.items())
+        ]
 
 
 def parse_models(data: Any, provider: str) -> list[ModelInfo]:

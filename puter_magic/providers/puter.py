@@ -320,6 +320,8 @@ class PuterProvider:
                 )
                 if completion.text:
                     yield TextDelta(completion.text)
+                for call in completion.tool_calls:
+                    yield call
                 yield Finished(completion.usage, completion.finish_reason, completion.model)
                 return
             texts: list[str] = []

@@ -7,7 +7,6 @@ errors, and the v1-era ([A]/[B]) shapes — errors inside HTTP 200 `{success:fal
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -60,8 +59,52 @@ def chat_body(request: ChatRequest, *, stream: bool) -> dict[str, Any]:
         args["tools"] = [dict(t) for t in request.tools]
     if request.provider_pin:
         args["provider"] = request.provider_pin
+    args.update(_carried(request))
     args.update(request.extra)
     return {"interface": INTERFACE, "driver": DRIVER, "method": "complete", "args": args}
+
+
+def _carried(request: ChatRequest) -> dict[str, Any]:
+    """The OpenAI options, where Puter's backend reads them (protocol notes §3.3: `tool_choice` and
+    `parallel_tool_calls` go to providers that take them; `reasoning_effort` and `verbosity` are in puter.js's
+    PARAMS_TO_PASS; the penalties, `logit_bias` and `user` are sent for the providers that read them)."""
+    optional = {
+        "tool_choice": request.tool_choice,
+        "parallel_tool_calls": request.parallel_tool_calls,
+        "reasoning_effort": request.reasoning_effort,
+        "verbosity": request.verbosity,
+        "frequency_penalty": request.frequency_penalty,
+        "presence_penalty": request.presence_penalty,
+        "logit_bias": dict(request.logit_bias) if request.logit_bias else None,
+        "user": request.user,
+    }
+    args = {key: value for key, value in optional.items() if value is not None}
+    if request.response_format is not None:
+        args.update(output_format(request.response_format))
+    return args
+
+
+def output_format(response_format: Mapping[str, Any]) -> dict[str, Any]:
+    """OpenAI's `response_format` in the two forms Puter's backend forwards.
+
+    `text: {format}` is what its OpenAI Responses provider passes on (older backends); `outputFormat` is the
+    normalised json_schema its newer OpenAI-dialect providers turn back into `response_format`. Other providers
+    (Claude, the fake ones) ignore both.
+    TODO(local enforcement): when the model answers anyway with text that does not match, the answer is not
+    checked here; the schema validation built for issue 15 (instruct, validate, retry once) belongs in front of
+    this, for every provider.
+    """
+    kind = response_format.get("type")
+    if kind == "json_schema":
+        spec = as_mapping(response_format.get("json_schema"))
+        fmt: dict[str, Any] = {"type": "json_schema", "name": spec.get("name") or "response"}
+        fmt["schema"] = spec.get("schema") or {}
+        if isinstance(spec.get("strict"), bool):
+            fmt["strict"] = spec["strict"]
+        return {"text": {"format": fmt}, "outputFormat": fmt}
+    if kind == "json_object":
+        return {"text": {"format": {"type": "json_object"}}}
+    return {}  # "text": the default
 
 
 def driver_body(method: str) -> dict[str, Any]:
@@ -181,7 +224,12 @@ def parse_usage(raw: Any) -> Usage:
     outputs = _first_int(raw, "output_tokens", "completion_tokens")
     cents = raw.get("usd_cents")
     cost = cents / 100 if isinstance(cents, (int, float)) and not isinstance(cents, bool) else None
-    return Usage(input_tokens=inputs, output_tokens=outputs, cost_usd=cost)
+    # Puter meters cache reads apart from the prompt (OpenAI: `cached_tokens`, Claude: `cache_read_input_tokens`);
+    # OpenAI's prompt_tokens counts them in.
+    cached = _first_int(raw, "cached_tokens", "cache_read_input_tokens")
+    if cached is not None and inputs is not None:
+        inputs += cached
+    return Usage(input_tokens=inputs, output_tokens=outputs, cost_usd=cost, cached_tokens=cached)
 
 
 def _first_int(raw: Mapping[str, Any], *keys: str) -> int | None:
@@ -209,8 +257,7 @@ def parse_completion(data: Mapping[str, Any], requested_model: str) -> Completio
     text = content_text(content)
     calls: list[ToolCall] = []
     for call in message.get("tool_calls") or ():
-        function = call.get("function") or {}
-        calls.append(ToolCall(str(call.get("id", "")), str(function.get("name", "")), _json_args(function)))
+        calls.append(_tool_call(as_mapping(call)))
     if isinstance(content, list):
         for block in content:
             if isinstance(block, Mapping) and block.get("type") == "tool_use":
@@ -223,15 +270,12 @@ def parse_completion(data: Mapping[str, Any], requested_model: str) -> Completio
     return Completion(text, model, usage, finish, reasoning or "", tuple(calls))
 
 
-def _json_args(function: Mapping[str, Any]) -> Mapping[str, Any]:
-    arguments = function.get("arguments")
+def _tool_call(call: Mapping[str, Any]) -> ToolCall:
+    function = as_mapping(call.get("function"))
+    call_id, name, arguments = str(call.get("id", "")), str(function.get("name", "")), function.get("arguments")
     if isinstance(arguments, Mapping):
-        return arguments
-    try:
-        parsed = json.loads(arguments or "{}")
-    except ValueError:
-        return {"_raw": arguments}
-    return parsed if isinstance(parsed, dict) else {"_value": parsed}
+        return ToolCall(call_id, name, arguments)
+    return ToolCall.from_text(call_id, name, arguments if isinstance(arguments, str) else "")
 
 
 # --- discovery and account ------------------------------------------------------------------------

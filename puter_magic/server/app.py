@@ -5,6 +5,9 @@
     GET  /v1/models/{id}        one of them (ids may contain `/` and `:`), 404 `model_not_found` otherwise
     GET  /health                liveness and provider; with the key also upstream reachability and the signed-in user
 
+The `/v1` may be left out, and doubled or trailing slashes do not matter (`TolerantPaths`). What is carried,
+accepted or refused of a chat request is listed in `openai_request`.
+
 Every /v1 request needs `Authorization: Bearer <key>`. Request bodies are size-limited. Provider work runs on the
 session's loop thread (`LoopThread.run_async` / `aiterate`), never on uvicorn's loop; while it runs, the client's
 connection is watched, and a client that leaves cancels the upstream request at once. Every failure, expected or
@@ -40,6 +43,7 @@ from ..redact import logger, redact
 from ..sessions import Session
 from ..types import StreamEvent
 from . import openai_format as fmt
+from .paths import TolerantPaths
 
 MAX_BODY = 4 * 1024 * 1024
 SHUTTING_DOWN = "the proxy is shutting down; send the request again once it is back"
@@ -367,6 +371,7 @@ def build_app(session: Session, *, key: str, allow_origins: Sequence[str] = (), 
             )
         )
     middleware.append(Middleware(RequireKey, key=key))
+    middleware.insert(0, Middleware(TolerantPaths))  # outermost: the key check sees the path the routes will
     app = Starlette(
         routes=routes, middleware=middleware, exception_handlers={HTTPException: _http_error, Exception: _crash}
     )

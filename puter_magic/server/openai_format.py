@@ -1,10 +1,8 @@
-"""OpenAI's `/v1/chat/completions` and `/v1/models` wire shapes, translated to and from puter_magic's types.
+"""OpenAI's `/v1/chat/completions` and `/v1/models` answers, translated from puter_magic's types.
 
 Pure: the standard library and puter_magic's types and errors only; no IO, no clock unless asked.
 
-    parse_body(raw) -> Any                    bytes → JSON value (NaN/Infinity and bad UTF-8 refused, lone
-                                              surrogates such as `"\\ud83d"` replaced by U+FFFD)
-    parse_chat_request(body) -> ChatCall      a validated ChatRequest, plus `stream` / `include_usage`
+    parse_body, parse_chat_request, ChatCall  requests: see openai_request (re-exported here)
     completion_object(...), ChunkWriter       answers: `chat.completion`, `chat.completion.chunk` objects
     model_object(...), model_list(...)        `/v1/models` objects
     error_reply(exc) -> ErrorReply            any exception → (status, OpenAI-shaped body, headers); the table
@@ -12,35 +10,27 @@ Pure: the standard library and puter_magic's types and errors only; no IO, no cl
 
 Usage numbers are the provider's when it reported them. When it did not, that side is estimated at about four
 characters a token and the usage object carries the extension key `"estimated": true` (the openai SDK keeps it,
-as `usage.model_extra["estimated"]`).
+as `usage.model_extra["estimated"]`). Cache reads the upstream reported go in
+`usage.prompt_tokens_details.cached_tokens` (and are counted in `prompt_tokens`, as OpenAI counts them).
 
-Accepted, beyond the obvious: role `developer` (sent as `system`); content parts (all-text part lists are joined
-into one string, other parts such as images pass through); `max_completion_tokens` (wins over `max_tokens`);
-`tools`, `tool_choice`, `parallel_tool_calls` passed on. Unknown fields are ignored; `n` other than 1 is refused.
-A string with an unpaired UTF-16 surrogate (valid JSON, but no text: half an emoji) is repaired, not refused: the
-half becomes U+FFFD, as a browser's TextEncoder would send it (see `jsontext`). In answers, an emoji that upstream
-split across two events is joined again (`ChunkWriter` holds a trailing high surrogate back for one event).
-Not carried (puter_magic's Message has only role and content): `tool_calls` of assistant messages and
-`tool_call_id` / `name` of messages.
+Tool calls go out as OpenAI's `tool_calls` (streamed: one whole call per chunk, with its `index`), with their
+arguments exactly as the model wrote them; `finish_reason` is `tool_calls` whenever the model called a tool,
+even where upstream says `stop` (Puter's Claude path always does).
+In answers, an emoji that upstream split across two events is joined again (`ChunkWriter` holds a trailing high
+surrogate back for one event).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import re
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..jsontext import repaired
 from ..types import (
-    ROLES,
     ChatRequest,
     Completion,
     Finished,
-    Message,
     ModelInfo,
     ReasoningDelta,
     StreamEvent,
@@ -49,8 +39,8 @@ from ..types import (
     Usage,
 )
 from .openai_errors import INVALID, ErrorReply, InvalidRequest, error_body, error_reply
+from .openai_request import ChatCall, parse_body, parse_chat_request
 
-MAX_INT = 2**31 - 1
 __all__ = [
     "INVALID",
     "ChatCall",
@@ -65,155 +55,6 @@ __all__ = [
     "parse_body",
     "parse_chat_request",
 ]
-
-
-@dataclass(frozen=True)
-class ChatCall:
-    """A validated chat request and how the answer should be sent."""
-
-    request: ChatRequest
-    stream: bool = False
-    include_usage: bool = False
-
-
-# --- requests -------------------------------------------------------------------------------------
-
-
-def parse_body(raw: bytes) -> Any:
-    """The JSON value of a request body; InvalidRequest when it is not strict JSON in UTF-8."""
-
-    def refuse(constant: str) -> Any:
-        raise ValueError(f"{constant} is not valid JSON")
-
-    try:
-        value = json.loads(raw.decode("utf-8"), parse_constant=refuse)
-        return repaired(value) if _SURROGATE_ESCAPE.search(raw) else value
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        reason = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
-        raise InvalidRequest(f"the request body is not valid JSON: {reason}", code="invalid_json") from None
-
-
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # strict UTF-8 cannot carry a surrogate: only escapes can
-
-
-def parse_chat_request(body: Any) -> ChatCall:
-    """Validate a `/v1/chat/completions` body and translate it; raises InvalidRequest naming the bad field."""
-    if not isinstance(body, dict):
-        raise InvalidRequest("the request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model.strip() or len(model) > 256:
-        raise InvalidRequest("`model` must be a non-empty string (a model id)", param="model")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise InvalidRequest("`messages` must be a non-empty array of messages", param="messages")
-    n = body.get("n")
-    if n is not None and (type(n) is not int or n != 1):
-        raise InvalidRequest("only `n` = 1 is supported", param="n", code="unsupported_value")
-    max_tokens = _integer(body, "max_completion_tokens", 1, MAX_INT)
-    if max_tokens is None:
-        max_tokens = _integer(body, "max_tokens", 1, MAX_INT)
-    stream = _flag(body, "stream")
-    options = body.get("stream_options")
-    if options is not None and not isinstance(options, dict):
-        raise InvalidRequest("`stream_options` must be an object", param="stream_options")
-    include_usage = _flag(options or {}, "include_usage", "stream_options.")
-    request = ChatRequest(
-        tuple(_message(raw, index) for index, raw in enumerate(messages)),
-        model.strip(),
-        temperature=_number(body, "temperature", 0, 2),
-        max_tokens=max_tokens,
-        top_p=_number(body, "top_p", 0, 1),
-        stop=_stop(body.get("stop")),
-        seed=_integer(body, "seed", -(2**63), 2**63 - 1),
-        tools=_tools(body.get("tools")),
-        extra=_tool_options(body),
-    )
-    return ChatCall(request, stream, include_usage and stream)
-
-
-def _message(raw: Any, index: int) -> Message:
-    where = f"messages[{index}]"
-    if not isinstance(raw, dict):
-        raise InvalidRequest(f"`{where}` must be an object with `role` and `content`", param=where)
-    role = "system" if raw.get("role") == "developer" else raw.get("role")
-    if role not in ROLES:
-        raise InvalidRequest(f"`{where}.role` must be one of {', '.join(ROLES)}", param=f"{where}.role")
-    content = raw.get("content")
-    if content is None and role == "assistant":
-        content = ""  # an assistant turn that only called tools
-    if isinstance(content, list):
-        content = _parts(content, f"{where}.content")
-    elif not isinstance(content, str):
-        raise InvalidRequest(
-            f"`{where}.content` must be a string or an array of content parts", param=f"{where}.content"
-        )
-    return Message(role, content)
-
-
-def _parts(parts: list[Any], where: str) -> str | list[dict[str, Any]]:
-    for index, part in enumerate(parts):
-        if not isinstance(part, dict) or not isinstance(part.get("type"), str):
-            raise InvalidRequest(f"`{where}[{index}]` must be an object with a `type`", param=f"{where}[{index}]")
-        if part["type"] == "text" and not isinstance(part.get("text"), str):
-            raise InvalidRequest(f"`{where}[{index}].text` must be a string", param=f"{where}[{index}].text")
-    if all(part["type"] == "text" for part in parts):
-        return "".join(part["text"] for part in parts)
-    return [dict(part) for part in parts]
-
-
-def _number(body: Mapping[str, Any], name: str, low: float, high: float) -> float | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise InvalidRequest(f"`{name}` must be a number from {low:g} to {high:g}", param=name, code="invalid_value")
-    return float(value)
-
-
-def _integer(body: Mapping[str, Any], name: str, low: int, high: int) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if type(value) is not int or not low <= value <= high:
-        raise InvalidRequest(f"`{name}` must be an integer from {low} to {high}", param=name, code="invalid_value")
-    return value
-
-
-def _flag(body: Mapping[str, Any], name: str, prefix: str = "") -> bool:
-    value = body.get(name)
-    if value is not None and not isinstance(value, bool):
-        raise InvalidRequest(f"`{prefix}{name}` must be true or false", param=prefix + name)
-    return bool(value)
-
-
-def _stop(value: Any) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return tuple(value) or None
-    raise InvalidRequest("`stop` must be a string or an array of strings", param="stop")
-
-
-def _tools(value: Any) -> tuple[Mapping[str, Any], ...] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(tool, dict) for tool in value):
-        raise InvalidRequest("`tools` must be an array of tool objects", param="tools")
-    return tuple(value) or None
-
-
-def _tool_options(body: Mapping[str, Any]) -> dict[str, Any]:
-    extra: dict[str, Any] = {}
-    choice = body.get("tool_choice")
-    if choice is not None:
-        if not isinstance(choice, str | dict):
-            raise InvalidRequest("`tool_choice` must be a string or an object", param="tool_choice")
-        extra["tool_choice"] = choice
-    if body.get("parallel_tool_calls") is not None:
-        extra["parallel_tool_calls"] = _flag(body, "parallel_tool_calls")
-    return extra
 
 
 # --- answers --------------------------------------------------------------------------------------
@@ -240,7 +81,8 @@ def estimate_tokens(chars: int) -> int:
 
 
 def finish_reason(raw: str | None, *, tool_calls: bool = False) -> str:
-    return _FINISH.get(raw or "", "tool_calls" if tool_calls else "stop")
+    reason = _FINISH.get(raw or "", "stop")
+    return "tool_calls" if tool_calls and reason == "stop" else reason
 
 
 def usage_object(usage: Usage, *, prompt_chars: int, completion_chars: int) -> dict[str, Any]:
@@ -252,6 +94,8 @@ def usage_object(usage: Usage, *, prompt_chars: int, completion_chars: int) -> d
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
     }
+    if usage.cached_tokens is not None and usage.input_tokens is not None:
+        data["prompt_tokens_details"] = {"cached_tokens": usage.cached_tokens}
     if usage.estimated or usage.input_tokens is None or usage.output_tokens is None:
         data["estimated"] = True
     return data
@@ -263,9 +107,7 @@ def prompt_chars(request: ChatRequest) -> int:
 
 def _tool_call(call: ToolCall, index: int | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {} if index is None else {"index": index}
-    arguments = json.dumps(call.arguments, ensure_ascii=False, default=str)
-    data.update({"id": call.id, "type": "function", "function": {"name": call.name, "arguments": arguments}})
-    return data
+    return data | call.to_dict()
 
 
 def completion_object(
@@ -279,7 +121,7 @@ def completion_object(
     if completion.reasoning:
         message["reasoning_content"] = completion.reasoning
     out_chars = len(completion.text) + len(completion.reasoning)
-    out_chars += sum(len(json.dumps(call.arguments, default=str)) for call in completion.tool_calls)
+    out_chars += sum(len(call.arguments_json) for call in completion.tool_calls)
     reason = finish_reason(completion.finish_reason, tool_calls=bool(completion.tool_calls))
     return {
         "id": id or new_id(),
