@@ -9,6 +9,7 @@ only uses the public face of `Conversations`, `Thread` and `Turn`.
     render(conversations, path)       the text save() writes to `path` (its suffix picks the format)
     save(conversations, path)         `.json` (everything, loadable) or `.md` (all threads); written atomically
     load(path)                        a `.json` save; parse(data, source) reads one from bytes
+    message_to_json / message_from_json   one chat Message (tool calls and results, part lists) as JSON data
     write_atomic(path, text)          temp file in the same folder, fsync, rename over `path`
 
 Pure: standard library, `puter_magic.types`, `puter_magic.errors` and `puter_magic.conversation` only.
@@ -27,7 +28,7 @@ from typing import Any
 
 from .conversation import FORMAT_VERSION, Conversations, Thread, Turn
 from .errors import InputError
-from .types import Usage
+from .types import ROLES, Message, ToolCall, Usage
 
 # --- JSON ------------------------------------------------------------------------------------------
 
@@ -135,13 +136,17 @@ _USAGE_FIELDS = {
     "output_tokens": ((int, type(None)), None),
     "cost_usd": ((int, float, type(None)), None),
     "estimated": ((bool,), False),
+    "cached_tokens": ((int, type(None)), None),
 }
 
 
 def _turn_to_json(turn: Turn) -> dict[str, Any]:
     data = {name: getattr(turn, name) for name in _TURN_FIELDS}
     if turn.usage is not None:
-        data["usage"] = {name: getattr(turn.usage, name) for name in _USAGE_FIELDS}
+        usage = {name: getattr(turn.usage, name) for name in _USAGE_FIELDS}
+        if usage["cached_tokens"] is None:
+            del usage["cached_tokens"]  # files stay as they were unless there is something to say
+        data["usage"] = usage
     return data
 
 
@@ -158,6 +163,42 @@ def _turn_from_json(data: Any, where: str) -> Turn:
         values["usage"] = Usage(**usage)
     values["created"] = float(values["created"])
     return Turn(**values)
+
+
+def message_to_json(message: Message) -> dict[str, Any]:
+    """One chat message (tool calls, tool results, part lists and reasoning included), as plain JSON data."""
+    return message.to_dict()
+
+
+_MESSAGE_FIELDS = {
+    "role": ((str,), _MISSING),
+    "content": ((str, list), ""),
+    "tool_calls": ((list,), []),
+    "tool_call_id": (_TEXT, None),
+    "name": (_TEXT, None),
+    "reasoning_content": (_TEXT, None),
+}
+_CALL_FIELDS = {"id": ((str,), _MISSING), "function": ((Mapping,), _MISSING)}
+_FUNCTION_FIELDS = {"name": ((str,), _MISSING), "arguments": ((str,), "")}
+
+
+def message_from_json(data: Any, where: str = "the message") -> Message:
+    """A Message from `message_to_json()` data; a malformed shape raises InputError saying where."""
+    values = _fields(data, _MESSAGE_FIELDS, where)
+    if values["role"] not in ROLES:
+        raise _malformed(f"{where} 'role'", f"must be one of {', '.join(ROLES)}")
+    if isinstance(values["content"], list) and not all(isinstance(part, Mapping) for part in values["content"]):
+        raise _malformed(f"{where} 'content'", "must be text or a list of content-part objects")
+    calls = []
+    for number, raw in enumerate(values["tool_calls"]):
+        call = _fields(raw, _CALL_FIELDS, f"{where} tool call {number}")
+        function = _fields(call["function"], _FUNCTION_FIELDS, f"{where} tool call {number} function")
+        calls.append(ToolCall.from_text(call["id"], function["name"], function["arguments"]))
+    values["content"] = (
+        [dict(part) for part in values["content"]] if isinstance(values["content"], list) else values["content"]
+    )
+    values["tool_calls"] = tuple(calls)
+    return Message(**values)
 
 
 # --- Markdown --------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from puter_magic.conversation import (
     message_tokens,
 )
 from puter_magic.errors import ConfigurationError, InputError
-from puter_magic.types import Message, Usage
+from puter_magic.types import Message, ToolCall, Usage
 
 
 def turn(prompt: str, answer: str = "", key: str | None = None, **kwargs) -> Turn:
@@ -733,3 +733,67 @@ def test_the_module_imports_only_the_standard_library():
         alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
     } | {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0}
     assert imported <= set(sys.stdlib_module_names)
+
+
+# --- single messages (tool calls and results, part lists) ----------------------------------------------------
+
+
+TOOL_EXCHANGE = [
+    Message("user", [{"type": "text", "text": "<task>"}, {"type": "image_url", "image_url": {"url": "data:,"}}]),
+    Message(
+        "assistant",
+        "",
+        tool_calls=(
+            ToolCall("call_1", "get_weather", {"city": "Paris"}, '{"city":"Paris"}'),
+            ToolCall("call_2", "broken", {}, "{not json"),
+        ),
+        reasoning_content="two lookups",
+    ),
+    Message("tool", '{"temp_c": 18}', tool_call_id="call_1", name="get_weather"),
+    Message("assistant", "18 C in Paris"),
+]
+
+
+@pytest.mark.parametrize("message", TOOL_EXCHANGE)
+def test_a_message_with_its_tool_calls_round_trips_through_json_text(message):
+    data = json.loads(json.dumps(conversation_io.message_to_json(message)))
+    assert conversation_io.message_from_json(data) == message
+
+
+def test_a_plain_message_needs_only_role_and_content_and_old_usage_without_cached_tokens_loads():
+    assert conversation_io.message_from_json({"role": "user", "content": "hi"}) == Message("user", "hi")
+    data = {
+        "version": 1,
+        "threads": {"main": {"turns": [{"prompt": "p", "answer": "a", "usage": {"input_tokens": 3}}]}},
+    }
+    (turn,) = conversation_io.from_json(data).thread("main").turns
+    assert turn.usage == Usage(input_tokens=3)
+    saved = Usage(input_tokens=100, output_tokens=2, cached_tokens=80)
+    again = conversation_io.from_json(json.loads(json.dumps(conversation_io.to_json(_with_usage(saved)))))
+    assert again.thread("main").turns[0].usage == saved
+
+
+def _with_usage(usage):
+    conversations = Conversations()
+    conversations.thread("main").turns.append(Turn("p", "a", usage=usage))
+    return conversations
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        ({"role": "robot", "content": "x"}, "'role'"),
+        ({"content": "x"}, "'role'"),
+        ({"role": "user", "content": ["x"]}, "'content'"),
+        ({"role": "assistant", "content": "", "tool_calls": [{"id": "1"}]}, "tool call 0"),
+        (
+            {"role": "assistant", "content": "", "tool_calls": [{"id": "1", "function": {"arguments": "{}"}}]},
+            "function",
+        ),
+        ({"role": "tool", "content": "x", "tool_call_id": 5}, "tool_call_id"),
+    ],
+)
+def test_a_malformed_message_says_where(data, where):
+    with pytest.raises(InputError) as caught:
+        conversation_io.message_from_json(data)
+    assert where in str(caught.value)
