@@ -15,9 +15,19 @@ models plus local test models (``deterministic``, ``echo``, ``slow``), fault inj
 
 In pytest, use the fixtures ``puter_server`` (fresh state per test) or ``puter_server_session``.
 
+Besides chat, ``/drivers/call`` answers Puter's other AI drivers as shared/puter-recorded-2.md §8 recorded them:
+image generation, text-to-speech (voices, engines), OCR, speech-to-text (models), speech-to-speech, and video
+only as far as its ``test_mode`` answers and lists. With the setting ``media_providers`` on (the default), a call
+without ``test_mode`` gets a deterministic local result, metered under Puter's usage types (402 without credit):
+a generated PNG as a ``data:`` URL, MP3 (or WAV) bytes streamed, and OCR or transcripts that read back the text
+those carry; with it off, the drivers refuse like a backend without keys. Image parts of chat messages
+(``image_url`` data or https URLs, Anthropic ``image`` blocks) are accepted, unchecked, as Puter does, and
+``puter.state.last_image_parts()`` decodes what the last chat request sent.
+
 Hosts: with ``host_routing`` on (the default), a request whose Host starts with ``api.`` is an API request
 (``/whoami``, ``/drivers/call``, ``/drivers/list-interfaces``, ``/puterai/chat/models[/details]``,
-``/metering/usage``); any other Host is the GUI host (``/login``, ``/login/otp``, ``/signup``,
+``/puterai/image/models[/details]``, ``/puterai/video/models[/details]``, ``/metering/usage``); any other Host
+is the GUI host (``/login``, ``/login/otp``, ``/signup``,
 ``/get-anticsrf-token``, ``/logout``, ``/``). Routes asked on the wrong host answer 404, except a GET or HEAD
 on the GUI host named by the domain, which redirects to ``/`` as Puter does. Raw clients connect to
 ``puter.origin`` (127.0.0.1) and send ``Host: puter.api_host`` or ``Host: puter.gui_host``.

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from puter_magic.testing import auth_routes, driver_routes, gui_host
+from puter_magic.testing import ai_drivers, auth_routes, driver_routes, gui_host
 from puter_magic.testing.control_routes import CONTROL_PREFIX, CONTROL_ROUTES, check_control_caller, is_control_path
 from puter_magic.testing.encoding import Compression
 from puter_magic.testing.fake_puter import FakePuter
@@ -33,6 +33,10 @@ API_ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("/drivers/list-interfaces", "GET", driver_routes.list_interfaces),
     ("/puterai/chat/models", "GET", driver_routes.chat_models),
     ("/puterai/chat/models/details", "GET", driver_routes.chat_models_details),
+    ("/puterai/image/models", "GET", ai_drivers.image_models),
+    ("/puterai/image/models/details", "GET", ai_drivers.image_models_details),
+    ("/puterai/video/models", "GET", ai_drivers.video_models),
+    ("/puterai/video/models/details", "GET", ai_drivers.video_models_details),
 )
 GUI_ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("/login", "POST", auth_routes.login),

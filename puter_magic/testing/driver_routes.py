@@ -1,5 +1,5 @@
 """Driver and model routes (API host): ``POST /drivers/call``, ``GET /drivers/list-interfaces``,
-``GET /puterai/chat/models`` and ``/puterai/chat/models/details``."""
+``GET /puterai/chat/models`` and ``/puterai/chat/models/details``. The other AI drivers live in ai_drivers.py."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from puter_magic.testing import ai_drivers
 from puter_magic.testing.fake_puter import FakePuter
 from puter_magic.testing.faults import STREAM_FAULT_KINDS
 from puter_magic.testing.gates import authenticate, read_json_body, require_verified
@@ -105,6 +106,9 @@ async def _dispatch(request: Request, state: FakePuter, user: User, body: dict[s
     if driver is None and (state.settings.permissive or state.settings.v1_mode):
         driver = body.get("service")  # [A]/[B] read `driver ?? service`
     _check_driver(state, interface, driver)
+    if interface in ai_drivers.SERVICES:
+        args = body.get("args")
+        return ai_drivers.call_driver(state, user, interface, driver, method, args if isinstance(args, dict) else {})
     if interface != CHAT_INTERFACE:
         message = f"The local Puter server implements only {CHAT_INTERFACE}, not {interface}."
         raise ApiError(501, message, "not_implemented")

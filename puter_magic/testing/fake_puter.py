@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from puter_magic.testing.faults import Fault, FaultBook
+from puter_magic.testing.image_parts import ImagePart, chat_messages
 from puter_magic.testing.models import ChatModel, Generation
 from puter_magic.testing.records import RecordedRequest, StreamRecord
 from puter_magic.testing.settings import Settings
@@ -243,14 +244,17 @@ class FakePuter:
             (model.input_cost_key, generation.input_tokens, model.cost(generation.input_tokens, 0)),
             (model.output_cost_key, generation.output_tokens, model.cost(0, generation.output_tokens)),
         )
+        for key, units, cost in metered:
+            self.meter(user, f"{model.provider}:{model.id}:{key}", units, cost)
+
+    def meter(self, user: User, usage_type: str, units: int, cost: int) -> None:
+        """Record ``units`` of ``usage_type`` costing ``cost`` micro-cents, as /metering/usage will show it."""
         with self._cond:
-            for key, units, cost in metered:
-                usage_type = f"{model.provider}:{model.id}:{key}"
-                entry = user.usage.setdefault(usage_type, {"units": 0, "cost": 0, "count": 0})
-                entry["units"] += units
-                entry["cost"] += cost
-                entry["count"] += 1
-                user.remaining = max(0, user.remaining - cost)
+            entry = user.usage.setdefault(usage_type, {"units": 0, "cost": 0, "count": 0})
+            entry["units"] += units
+            entry["cost"] += cost
+            entry["count"] += 1
+            user.remaining = max(0, user.remaining - cost)
 
     # -- faults ----------------------------------------------------------------------------------------------
 
@@ -297,6 +301,12 @@ class FakePuter:
     def streams(self) -> list[StreamRecord]:
         with self._cond:
             return list(self._streams)
+
+    def last_image_parts(self) -> list[ImagePart]:
+        """The image parts of the last request that sent chat messages (``[]`` when there was none)."""
+        with self._cond:
+            sent = [r for r in self._requests if chat_messages(r.body)]
+        return sent[-1].image_parts() if sent else []
 
     @property
     def cancelled_streams(self) -> list[StreamRecord]:

@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from puter_magic.testing.image_parts import ImagePart, image_parts
+
 StreamOutcome = Literal["completed", "cancelled", "dropped", "error"]
 
 
@@ -24,6 +26,10 @@ class RecordedRequest:
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def image_parts(self) -> list[ImagePart]:
+        """The image parts of this request's chat messages, decoded (see :class:`ImagePart`)."""
+        return image_parts(self.body)
 
 
 @dataclass(frozen=True)
