@@ -2,7 +2,8 @@
 
 It answers like the self-hosted Puter backend recorded in the project's shared/puter-recorded.md (status codes,
 ``application/json; charset=utf-8`` compact JSON, NDJSON streams), with Puter's ``fake``/``costly``/``abuse``
-models plus local test models (``deterministic``, ``echo``, ``slow``), fault injection and traffic observation::
+models plus local test models (``deterministic``, ``echo``, ``slow``; unlisted, the scripted tool-calling
+``tools-scripted`` and ``tools-scripted-openai``), fault injection and traffic observation::
 
     from puter_magic.testing import Fault, LocalPuter
 
@@ -53,6 +54,11 @@ name, never with CORS headers nor to a foreign ``Origin``):
 ``POST /__fake__/users``   create or replace a user: ``{"username", "password", "email", "email_confirmed",
                            "requires_email_confirmation", "is_temp", "otp_code", "allowance",
                            "remaining"}`` (credit in micro-cents) → ``{"user": {...}, "token": "..."}``
+``GET /__fake__/script``   ``{"pending": [...], "served": N}``: the replies of the scripted tool models
+``POST /__fake__/script``  enqueue one reply, a list, or ``{"replies": [...]}``, e.g. ``{"text": "Let me look.",
+                           "tool_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]}`` or
+                           ``{"tool_calls": [...], "repeat": true}`` (see ``scripted.py``, ``tool_models.py``)
+``DELETE /__fake__/script`` empty the script
 =========================  ===========================================================================
 """
 
@@ -69,6 +75,7 @@ if TYPE_CHECKING:
     from puter_magic.testing.models import MODELS, ChatModel
     from puter_magic.testing.records import RecordedRequest, StreamRecord
     from puter_magic.testing.runner import ServerThread, serve
+    from puter_magic.testing.scripted import Script, ScriptedCall, ScriptedReply
     from puter_magic.testing.settings import Settings
     from puter_magic.testing.users import MICRO_CENTS_PER_USD, User
 
@@ -82,6 +89,9 @@ _EXPORTS = {
     "MICRO_CENTS_PER_USD": "users",
     "MODELS": "models",
     "RecordedRequest": "records",
+    "Script": "scripted",
+    "ScriptedCall": "scripted",
+    "ScriptedReply": "scripted",
     "ServerThread": "runner",
     "Settings": "settings",
     "StreamDropped": "faults",
@@ -99,6 +109,9 @@ __all__ = [
     "Fault",
     "LocalPuter",
     "RecordedRequest",
+    "Script",
+    "ScriptedCall",
+    "ScriptedReply",
     "ServerThread",
     "Settings",
     "StreamDropped",

@@ -193,6 +193,32 @@ async def add_user(request: Request, state: FakePuter) -> Response:
     return json_response({"user": user.summary(), "token": state.issue_token(username)})
 
 
+def _script_json(state: FakePuter) -> dict[str, Any]:
+    return {"pending": [reply.to_json() for reply in state.script.pending], "served": state.script.served}
+
+
+async def get_script(request: Request, state: FakePuter) -> Response:
+    return json_response(_script_json(state))
+
+
+async def add_to_script(request: Request, state: FakePuter) -> Response:
+    """Body: one reply (an object, or a string for a text reply), a list, or ``{"replies": [...]}``."""
+    data = await _json(request)
+    items = data.get("replies", [data]) if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        items = [items]
+    try:
+        state.script.enqueue(*items)
+    except ValueError as error:
+        raise _bad_request(str(error)) from None
+    return json_response(_script_json(state))
+
+
+async def clear_script(request: Request, state: FakePuter) -> Response:
+    state.script.clear()
+    return json_response(_script_json(state))
+
+
 CONTROL_ROUTES: tuple[tuple[str, str, ControlHandler], ...] = (
     ("/", "GET", info),
     ("/info", "GET", info),
@@ -206,4 +232,7 @@ CONTROL_ROUTES: tuple[tuple[str, str, ControlHandler], ...] = (
     ("/requests", "DELETE", clear_requests),
     ("/stats", "GET", get_stats),
     ("/users", "POST", add_user),
+    ("/script", "GET", get_script),
+    ("/script", "POST", add_to_script),
+    ("/script", "DELETE", clear_script),
 )

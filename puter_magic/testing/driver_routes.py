@@ -26,6 +26,7 @@ from puter_magic.testing.models import (
 from puter_magic.testing.payloads import INTERFACES
 from puter_magic.testing.responses import ApiError, json_response
 from puter_magic.testing.streaming import NDJSONStreamResponse, StreamPlan, pause, stream_body
+from puter_magic.testing.tool_models import find_scripted_model
 from puter_magic.testing.users import User
 
 CHAT_INTERFACE = "puter-chat-completion"
@@ -131,15 +132,17 @@ def _model_not_found(state: FakePuter, name: Any) -> ApiError:
 
 
 async def _complete(request: Request, state: FakePuter, user: User, args: dict[str, Any]) -> Response:
-    model = find_model(args.get("model"))
+    model = find_model(args.get("model")) or find_scripted_model(args.get("model"))
     if model is None:
         raise _model_not_found(state, args.get("model"))
+    if args.get("tools") is not None and not isinstance(args["tools"], list):
+        raise ApiError(500, "Internal Server Error", "internal_error")  # Puter's tool normaliser crashes (111)
     settings = state.settings
     stream = bool(args.get("stream"))
     try:
         messages = normalize_messages(args.get("messages"))
         job = GenerationRequest(
-            messages, args.get("messages"), args, state.rng, settings.slow_chunks, settings.slow_rate
+            messages, args.get("messages"), args, state.rng, settings.slow_chunks, settings.slow_rate, state.script
         )
         generation = model.generate(job)
     except BadRequest as error:
@@ -161,8 +164,9 @@ async def _complete(request: Request, state: FakePuter, user: User, args: dict[s
         if generation.rate > 0 and await pause(request, (len(generation.chunks) - 1) / generation.rate):
             return _client_gone()
         return json_response(_envelope(model, model.result(generation)))
-    usage_line = {"type": "usage", "usage": model.stream_usage(generation)}
-    tail = [] if settings.v1_mode else [usage_line]
+    tail = model.stream_tail(generation)
+    if settings.v1_mode:  # [A] streams had no usage line
+        tail = [line for line in tail if line["type"] != "usage"]
     plan = StreamPlan(
         generation.chunks, tail, generation.rate, max(1, settings.stream_batch), fault, model.id, request.url.path
     )

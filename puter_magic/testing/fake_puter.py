@@ -20,6 +20,7 @@ from puter_magic.testing.faults import Fault, FaultBook
 from puter_magic.testing.image_parts import ImagePart, chat_messages
 from puter_magic.testing.models import ChatModel, Generation
 from puter_magic.testing.records import RecordedRequest, StreamRecord
+from puter_magic.testing.scripted import Script
 from puter_magic.testing.settings import Settings
 from puter_magic.testing.users import (
     ADMIN_ALLOWANCE,
@@ -53,6 +54,7 @@ class FakePuter:
         self.port: int | None = None
         self.admin_password = admin_password or secrets.token_hex(16)
         self.faults = FaultBook()
+        self.script = Script()  # the replies of the scripted tool models (tool_models.py)
         self.app_uids = tuple(f"app-{uuid.uuid4()}" for _ in TASKBAR_APPS)
         self._initial_settings = Settings()
         self._initial_settings.update(settings)
@@ -342,6 +344,7 @@ class FakePuter:
         with self._cond:
             self.settings = dataclasses.replace(self._initial_settings)
             self.faults.clear()
+            self.script.clear()
             self.rng = random.Random(self._seed)
             self._epoch += 1
             self._requests.clear()

@@ -47,7 +47,11 @@ class ChatMessage:
 
 
 def normalize_messages(raw: Any) -> list[ChatMessage]:
-    """Puter's message normalisation, reduced to what the fake models read: role and text parts."""
+    """Puter's message normalisation, reduced to what the fake models read: role and text parts.
+
+    A falsy ``content`` (JavaScript's sense: missing, null, "") is refused unless the message carries
+    ``tool_calls`` (recordings 104, 109, 110); a tool message's content becomes a ``tool_result`` block, which has
+    no text parts (recording 106)."""
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -60,10 +64,15 @@ def normalize_messages(raw: Any) -> list[ChatMessage]:
         if not isinstance(item, dict):
             raise BadRequest("each message must be an object or a string")
         role = str(item.get("role") or "user")
-        if "content" not in item and role != "tool" and not item.get("tool_calls"):
+        content = item.get("content")
+        if _js_falsy(content) and role != "tool" and _js_falsy(item.get("tool_calls")):
             raise BadRequest("each message must have a 'content' property")
-        messages.append(ChatMessage(role, _text_parts(item.get("content"))))
+        messages.append(ChatMessage(role, () if role == "tool" else _text_parts(content)))
     return messages
+
+
+def _js_falsy(value: Any) -> bool:
+    return value is None or value is False or value == "" or (type(value) in (int, float) and value == 0)
 
 
 def _text_parts(content: Any) -> tuple[str, ...]:
@@ -99,6 +108,7 @@ class GenerationRequest:
     rng: random.Random
     slow_chunks: int = 20
     slow_rate: float = 20.0
+    script: Any = None  # the server's scripted.Script, for the scripted tool models
 
     @property
     def input_tokens(self) -> int:
@@ -122,6 +132,7 @@ class Generation:
     input_tokens: int
     output_tokens: int
     rate: float = 0.0  # chunks per second when streamed; 0 = as fast as possible
+    reply: Any = None  # what a scripted model answers besides the text (tool_models.Served)
 
     @property
     def text(self) -> str:
@@ -243,6 +254,10 @@ class ChatModel:
             "usage": self.stream_usage(generation),
             "via_ai_chat_service": True,
         }
+
+    def stream_tail(self, generation: Generation) -> list[dict[str, Any]]:
+        """The lines of a stream after its text lines."""
+        return [{"type": "usage", "usage": self.stream_usage(generation)}]
 
     def stream_usage(self, generation: Generation) -> dict[str, Any]:
         """The ``usage`` object of the stream's last line."""
