@@ -2,18 +2,32 @@
 
 For offline tests and benchmarks of OpenAI-compatible clients. Its models:
 - `echo`: answers the last user message, one word per chunk;
-- `count`: streams `chunks` pieces "tok " (request field `fake_chunks`, default 20).
+- `count`: streams `chunks` pieces "tok " (request field `fake_chunks`, default 20);
+- `tools` (served, not listed): the next reply of `options.script` (puter_magic.testing.scripted): its text as
+  content deltas, then each call as llama-server streams it — the first chunk of a call carries `index`, `id`,
+  `type`, `function.name` and the first piece of `arguments`, later chunks only `index` and more `arguments` —
+  and `finish_reason: "tool_calls"`; non-streamed, `message.tool_calls` with `content` null (OpenAI's choice).
 Options mimic real servers' differences: `done=False` ends streams without `data: [DONE]` (transformers serve),
-`usage=False` never sends a usage chunk (llama-cpp-python), `batch` writes that many events per HTTP chunk.
+`usage=False` never sends a usage chunk (llama-cpp-python), `batch` writes that many events per HTTP chunk, and the
+tool-call quirks of shared/openai-servers.md:
+- `repeat_tool_ids=True` (llama-cpp-python 0.3.36): every streamed tool chunk repeats `id`, `type` and
+  `function.name`, beside a legacy `function_call` delta; ids look like `call__0_get_weather_cmpl-<uuid>`;
+- `reject_null_content=True` (llama-cpp-python): an assistant message with `tool_calls` whose `content` is null or
+  missing is a 500 (its body is OpenAI-shaped; the wording is ours);
+- `tool_content=""` (llama-server): the non-streamed `content` beside tool calls is "" instead of null.
+`seen` records the path, headers and JSON body of every request.
 
     with LocalOpenAI(api_key="sk-test") as server:
         server.base_url        # http://127.0.0.1:PORT/v1
+        server.options.script.enqueue(ScriptedReply.calling(ScriptedCall("get_weather", {"city": "Paris"})))
 """
 
 from __future__ import annotations
 
 import json
+import random
 import time
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,9 +38,13 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from puter_magic.jsontext import dumps
+from puter_magic.testing.models import split_words
 from puter_magic.testing.runner import serve
+from puter_magic.testing.scripted import EMPTY_SCRIPT_TEXT, Script, ScriptedCall, ScriptedReply
 
-MODELS = ("echo", "count")
+MODELS = ("echo", "count")  # listed; TOOLS_MODEL is served too
+TOOLS_MODEL = "tools"
+ARGUMENT_PIECE = 3  # characters of `arguments` per streamed chunk
 
 
 class _JSON(JSONResponse):
@@ -43,7 +61,12 @@ class OpenAIOptions:
     done: bool = True
     usage: bool = True
     batch: int = 1
-    seen: list[dict[str, Any]] = field(default_factory=list)  # path and headers of every request, for tests
+    repeat_tool_ids: bool = False
+    reject_null_content: bool = False
+    tool_content: str | None = None
+    script: Script = field(default_factory=Script)
+    rng: random.Random = field(default_factory=random.Random)
+    seen: list[dict[str, Any]] = field(default_factory=list)  # path, headers and body of every request, for tests
 
 
 def _error(status: int, message: str, kind: str, code: Any = None) -> JSONResponse:
@@ -79,8 +102,11 @@ def build_openai_app(options: OpenAIOptions | None = None) -> Starlette:
             body = json.loads(await request.body())
         except ValueError:
             return _error(400, "Malformed JSON", "invalid_request_error")
+        opts.seen[-1]["body"] = body
         if not isinstance(body, dict) or "messages" not in body:
             return _error(400, "'messages' is required", "invalid_request_error")
+        if body.get("model") == TOOLS_MODEL:
+            return _tools_answer(body, opts)
         if body.get("model") not in MODELS:
             return _error(
                 404, f"The model `{body.get('model')}` does not exist", "invalid_request_error", "model_not_found"
@@ -94,7 +120,8 @@ def build_openai_app(options: OpenAIOptions | None = None) -> Starlette:
             return _JSON({**head, "object": "chat.completion", "choices": [choice], "usage": usage})
         wants_usage = opts.usage and bool((body.get("stream_options") or {}).get("include_usage"))
         return StreamingResponse(
-            _sse(head, pieces, usage if wants_usage else None, opts), media_type="text/event-stream"
+            _sse(head, [{"content": p} for p in pieces], usage if wants_usage else None, opts),
+            media_type="text/event-stream",
         )
 
     return Starlette(
@@ -106,7 +133,11 @@ def build_openai_app(options: OpenAIOptions | None = None) -> Starlette:
 
 
 async def _sse(
-    head: dict[str, Any], pieces: list[str], usage: dict[str, Any] | None, opts: OpenAIOptions
+    head: dict[str, Any],
+    deltas: list[dict[str, Any]],
+    usage: dict[str, Any] | None,
+    opts: OpenAIOptions,
+    finish: str = "stop",
 ) -> AsyncIterator[bytes]:
     def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:
         return (
@@ -117,18 +148,79 @@ async def _sse(
 
     yield event([{"index": 0, "delta": {"role": "assistant", "content": None}, "finish_reason": None}])
     pending: list[bytes] = []
-    for piece in pieces:
-        pending.append(event([{"index": 0, "delta": {"content": piece}, "finish_reason": None}]))
+    for delta in deltas:
+        pending.append(event([{"index": 0, "delta": delta, "finish_reason": None}]))
         if len(pending) >= opts.batch:
             yield b"".join(pending)
             pending.clear()
     if pending:
         yield b"".join(pending)
-    yield event([{"index": 0, "delta": {}, "finish_reason": "stop"}])
+    yield event([{"index": 0, "delta": {}, "finish_reason": finish}])
     if usage is not None:
         yield event([], usage=usage)
     if opts.done:
         yield b"data: [DONE]\n\n"
+
+
+def _null_content_refused(body: dict[str, Any]) -> bool:
+    return any(
+        isinstance(m, dict) and m.get("role") == "assistant" and m.get("tool_calls") and m.get("content") is None
+        for m in body["messages"]
+    )
+
+
+def _call_id(opts: OpenAIOptions, index: int, call: ScriptedCall) -> str:
+    if call.id:
+        return call.id
+    if opts.repeat_tool_ids:
+        return f"call__{index}_{call.name}_cmpl-{uuid.UUID(int=opts.rng.getrandbits(128), version=4)}"
+    return "call_" + "".join(opts.rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(24))
+
+
+def _tools_answer(body: dict[str, Any], opts: OpenAIOptions) -> Response:
+    if opts.reject_null_content and _null_content_refused(body):
+        refusal = "an assistant message with tool_calls needs a string `content` (llama-cpp-python refuses null)"
+        return _error(500, refusal, "internal_server_error")
+    reply = opts.script.next() or ScriptedReply(EMPTY_SCRIPT_TEXT)
+    calls = [(_call_id(opts, i, call), call) for i, call in enumerate(reply.calls)]
+    written = len(reply.text) + sum(len(call.arguments_text) for call in reply.calls)
+    usage = {"prompt_tokens": 1, "completion_tokens": written, "total_tokens": written + 1}
+    head = {"id": "chatcmpl-local", "created": int(time.time()), "model": TOOLS_MODEL}
+    finish = "tool_calls" if calls else "stop"
+    if not body.get("stream"):
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text or (opts.tool_content if calls else "")}
+        if calls:
+            message["tool_calls"] = [_whole_call(call_id, call) for call_id, call in calls]
+        choice = {"index": 0, "message": message, "finish_reason": finish}
+        return _JSON({**head, "object": "chat.completion", "choices": [choice], "usage": usage})
+    deltas: list[dict[str, Any]] = [{"content": word} for word in split_words(reply.text)]
+    for index, (call_id, call) in enumerate(calls):
+        deltas += _call_deltas(index, call_id, call, opts.repeat_tool_ids)
+    wants_usage = opts.usage and bool((body.get("stream_options") or {}).get("include_usage"))
+    return StreamingResponse(
+        _sse(head, deltas, usage if wants_usage else None, opts, finish), media_type="text/event-stream"
+    )
+
+
+def _whole_call(call_id: str, call: ScriptedCall) -> dict[str, Any]:
+    return {"id": call_id, "type": "function", "function": {"name": call.name, "arguments": call.arguments_text}}
+
+
+def _call_deltas(index: int, call_id: str, call: ScriptedCall, repeat_ids: bool) -> list[dict[str, Any]]:
+    text = call.arguments_text
+    pieces = [text[i : i + ARGUMENT_PIECE] for i in range(0, len(text), ARGUMENT_PIECE)] or [""]
+    deltas = []
+    for number, piece in enumerate(pieces):
+        if number == 0 or repeat_ids:
+            fragment = {"index": index, **_whole_call(call_id, call)}
+            fragment["function"]["arguments"] = piece
+        else:
+            fragment = {"index": index, "function": {"arguments": piece}}
+        delta: dict[str, Any] = {"tool_calls": [fragment]}
+        if repeat_ids:
+            delta = {"content": None, "function_call": {"name": call.name, "arguments": piece}, **delta}
+        deltas.append(delta)
+    return deltas
 
 
 class LocalOpenAI:
