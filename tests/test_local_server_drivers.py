@@ -412,7 +412,8 @@ def test_image_generation_draws_a_png_of_the_asked_size_and_meters_it(http: Http
     assert json_of(http.call(body))["result"] == result, "the same prompt draws the same picture"
     spent = usage(http)
     assert spent["openai:gpt-image-1:high:1536x1024:output"] == {"units": 2, "cost": 50_000_000, "count": 2}
-    assert spent["openai:gpt-image-1:high:1536x1024:input"] == {"units": 10, "cost": 5000, "count": 2}  # 5 tokens a prompt
+    # 5 tokens a prompt
+    assert spent["openai:gpt-image-1:high:1536x1024:input"] == {"units": 10, "cost": 5000, "count": 2}
     remaining = json_of(http.api("GET", "/metering/usage"))["allowanceInfo"]["remaining"]
     assert before - remaining == 50_005_000
 
