@@ -16,10 +16,10 @@ import time
 import httpx
 from common import Measurement, local_puter_process
 
-from puter_magic.batches import batch
 from puter_magic.config import Settings
-from puter_magic.progress import TerminalProgress
-from puter_magic.sessions import Session
+from puter_magic.core.sessions import Session
+from puter_magic.notebook.batch_call import batch
+from puter_magic.notebook.progress_bars import TerminalProgress
 
 ITEMS = 500
 CONCURRENCY = 16

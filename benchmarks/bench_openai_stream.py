@@ -17,8 +17,8 @@ from contextlib import contextmanager
 import httpx
 from common import Measurement, free_port
 
+from puter_magic.datatypes import ChatRequest, Message, TextDelta
 from puter_magic.providers.openai import OpenAIProvider
-from puter_magic.types import ChatRequest, Message, TextDelta
 
 EVENTS = 50_000
 RUNS = 5

@@ -3,7 +3,7 @@
 All run inside a real IPython kernel (jupyter_client) against the local Puter server in its own process; the
 frontend side counts the display messages. %%puter is measured both ways it runs: called (IPython's cell-magic
 call, the path of older kernels and nested cells) and awaited (what a top-level %%puter cell becomes in
-ipykernel ≥ 7.4, so that Stop works; see awaiting.py). Targets: %%puter ≤ 1.3× the client alone, ≤ 20 display
+ipykernel ≥ 7.4, so that Stop works; see notebook/awaiting.py). Targets: %%puter ≤ 1.3× the client alone, ≤ 20 display
 updates per second of streaming whatever the chunk count. Also reported: how long after a click on the panel's
 Stop (a comm message, as JupyterLab sends it) a streaming cell has ended and the kernel is idle again.
 """

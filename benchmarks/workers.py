@@ -126,8 +126,8 @@ async def stream_raw_httpx(args: Args) -> Args:
 
 @case("puter-stream", "puter-magic")
 async def stream_puter_magic(args: Args) -> Args:
+    from puter_magic.datatypes import ChatRequest, Message, TextDelta
     from puter_magic.providers.puter import PuterProvider
-    from puter_magic.types import ChatRequest, Message, TextDelta
 
     provider = PuterProvider(puter_settings(args))
     request = ChatRequest((Message("user", "go"),), "slow", extra={"fake_chunks": args["events"]})
@@ -194,8 +194,8 @@ async def roundtrip_raw_httpx(args: Args) -> Args:
 
 @case("roundtrip", "puter-magic")
 async def roundtrip_puter_magic(args: Args) -> Args:
+    from puter_magic.datatypes import ChatRequest, Message
     from puter_magic.providers.puter import PuterProvider
-    from puter_magic.types import ChatRequest, Message
 
     provider = PuterProvider(puter_settings(args))
     request = ChatRequest((Message("user", "ping"),), "echo")
@@ -263,7 +263,7 @@ def memory_session(args: Args) -> Args:
     import gc
 
     import puter_magic
-    from puter_magic.sessions import Session
+    from puter_magic.core.sessions import Session
 
     session = Session(puter_settings(args))
     session.chat(prompt_text(0, args["chars"]), model="echo")  # the client, the loop thread and the pool are up
@@ -295,7 +295,7 @@ def memory_session(args: Args) -> Args:
 @case("trim", "messages")
 def trim_messages(args: Args) -> Args:
     """µs per `Conversations.messages()` call at several history lengths, two budgets."""
-    from puter_magic.conversation import Conversations, Turn
+    from puter_magic.core.conversation import Conversations, Turn
 
     results = []
     for turns in args["lengths"]:

@@ -36,7 +36,7 @@ _state: dict[str, Any] = {}
 def pytest_configure(config: pytest.Config) -> None:
     if not (getattr(config.option, "nbval", False) or getattr(config.option, "nbval_lax", False)):
         return
-    from puter_magic.demo import kernel_environment, without_puter_settings
+    from puter_magic.demo.run import kernel_environment, without_puter_settings
     from puter_magic.testing import LocalPuter
 
     config.option.nbval_current_env = True

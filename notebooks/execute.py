@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from puter_magic.demo import kernel_environment, run_notebook, without_puter_settings
+from puter_magic.demo.run import kernel_environment, run_notebook, without_puter_settings
 from puter_magic.testing import LocalPuter, local_model
 
 HERE = Path(__file__).resolve().parent

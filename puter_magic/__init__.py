@@ -40,15 +40,15 @@ __all__ = [
 ]
 
 _LAZY = {
-    "chat": "sessions",
-    "achat": "sessions",
-    "stream": "sessions",
-    "astream": "sessions",
-    "session": "sessions",
-    "batch": "batches",
-    "panel": "panels",
-    "BatchError": "batch_types",
-    "BatchResult": "batch_types",
+    "chat": "core.sessions",
+    "achat": "core.sessions",
+    "stream": "core.sessions",
+    "astream": "core.sessions",
+    "session": "core.sessions",
+    "batch": "notebook.batch_call",
+    "panel": "widgets.panel",
+    "BatchError": "batches.values",
+    "BatchResult": "batches.values",
 }
 
 
@@ -64,12 +64,12 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext puter_magic`: registers %puter / %%puter. Never touches the network."""
-    from .magics import load
+    from .notebook.magics import load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from .magics import unload
+    from .notebook.magics import unload
 
     unload(ipython)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from . import cli_chat
+from .cli_chat import session_for
 from .errors import ConfigurationError, InputError, PuterError
 from .providers.openai_wire import LOCAL_MODEL_PORT
 
@@ -90,19 +91,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141  # what a shell reports for a process ended by SIGPIPE
 
 
-def session_for(args: argparse.Namespace) -> Any:
-    """A Session on the origins given on the command line, switched to `--provider` when one is named."""
-    from .config import Settings
-    from .sessions import Session
-
-    session = Session(Settings.load(api_origin=args.api_origin, gui_origin=args.gui_origin))
-    if getattr(args, "provider", None):
-        session.use_provider(args.provider, key_env=args.key_env)
-    elif getattr(args, "key_env", None):
-        raise InputError("--key-env needs --provider", hint="name the server with --provider NAME|URL")
-    return session
-
-
 def cmd_login(args: argparse.Namespace) -> int:
     from .providers.puter_wire import TEMP_ACCOUNT_NOTE
 
@@ -144,7 +132,7 @@ def cmd_logout(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .commands import plain, status_line
+    from .notebook.commands import plain, status_line
 
     status = session_for(args).status()
     print(plain(status_line(status, login="puter-magic login")))
@@ -172,39 +160,18 @@ def _price(model: Any) -> str:
 
 
 def cmd_usage(args: argparse.Namespace) -> int:
-    from .commands import credit_line
+    from .notebook.commands import credit_line
 
     print(credit_line(session_for(args).usage()))
     return 0
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    from .commands import table
+    from .notebook.commands import table
 
     rows = [list(row) for row in session_for(args).settings.describe()]
     print(table(["setting", "value", "from"], rows).plain)
     return 0
-
-
-def stream_to_terminal(provider: Any, request: Any, collect: list[str] | None = None) -> Any:
-    """Print an answer as it streams (and append its pieces to `collect`); returns the Finished event."""
-    from .loop import default_loop
-    from .types import Finished, TextDelta
-
-    finished = None
-    try:
-        for event in default_loop().iterate(lambda: provider.stream(request)):
-            if isinstance(event, TextDelta):
-                sys.stdout.write(event.text)
-                sys.stdout.flush()
-                if collect is not None:
-                    collect.append(event.text)
-            elif isinstance(event, Finished):
-                finished = event
-    finally:
-        sys.stdout.write("\n")
-        sys.stdout.flush()
-    return finished
 
 
 def cmd_fake_server(args: argparse.Namespace) -> int:
@@ -255,7 +222,7 @@ def _listening(host: str, port: int) -> Iterator[None]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .demo.run import run_demo
 
     return run_demo()
 

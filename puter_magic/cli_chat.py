@@ -55,8 +55,6 @@ def read_prompt(words: list[str]) -> str:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from .cli import session_for
-
     prompt = read_prompt(args.prompt)
     if not prompt:
         raise InputError("the question is empty", hint="pass it as an argument, or pipe it to standard input")
@@ -68,7 +66,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def _ask(session: Any, args: argparse.Namespace, prompt: str) -> int:
     from .config import state_dir
-    from .conversation import Conversations
+    from .core.conversation import Conversations
 
     model = args.model or session.model
     if not model:
@@ -105,7 +103,7 @@ def _ask(session: Any, args: argparse.Namespace, prompt: str) -> int:
 
 def _stream(session: Any, exchange: Any, *, echo: bool) -> Any:
     """Stream the answer (to stdout when `echo`) and keep its turn; Ctrl-C keeps what arrived, flagged."""
-    from .answering import Transcript
+    from .core.answering import Transcript
 
     transcript = Transcript(session, exchange)
     wrote = False
@@ -144,3 +142,16 @@ def _save(conversations: Any, path: Path, thread: str | None) -> None:
     if thread:
         path.parent.mkdir(parents=True, exist_ok=True)
         conversations.save(path)
+
+
+def session_for(args: argparse.Namespace) -> Any:
+    """A Session on the origins given on the command line, switched to `--provider` when one is named."""
+    from .config import Settings
+    from .core.sessions import Session
+
+    session = Session(Settings.load(api_origin=args.api_origin, gui_origin=args.gui_origin))
+    if getattr(args, "provider", None):
+        session.use_provider(args.provider, key_env=args.key_env)
+    elif getattr(args, "key_env", None):
+        raise InputError("--key-env needs --provider", hint="name the server with --provider NAME|URL")
+    return session

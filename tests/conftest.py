@@ -113,7 +113,7 @@ def shell(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture
 def session(puter_settings):
     """A Session of its own on the local Puter server (closed afterwards)."""
-    from puter_magic.sessions import Session
+    from puter_magic.core.sessions import Session
 
     sess = Session(puter_settings)
     yield sess
@@ -123,7 +123,7 @@ def session(puter_settings):
 @pytest.fixture
 def magics(shell, session):
     """PuterMagics on `session`, registered in the shell for one test."""
-    from puter_magic.magics import PuterMagics, unload
+    from puter_magic.notebook.magics import PuterMagics, unload
 
     instance = PuterMagics(shell, session_=session)
     shell.register_magics(instance)

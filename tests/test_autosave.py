@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from puter_magic import conversation_io
+from puter_magic.core import conversation_io
+from puter_magic.core.sessions import Session
 from puter_magic.errors import InputError
-from puter_magic.sessions import Session
 
 
 @pytest.fixture

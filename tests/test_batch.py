@@ -12,11 +12,12 @@ import pytest
 from cells import run
 from IPython.core.error import UsageError
 
-from puter_magic.batch_types import BatchError, BatchResult
-from puter_magic.batches import batch
+from puter_magic.batches.progress import Snapshot
+from puter_magic.batches.values import BatchError, BatchResult
+from puter_magic.core.sessions import Session
 from puter_magic.errors import InputError
-from puter_magic.progress import Snapshot, TerminalProgress, WidgetProgress
-from puter_magic.sessions import Session
+from puter_magic.notebook.batch_call import batch
+from puter_magic.notebook.progress_bars import TerminalProgress, WidgetProgress
 from puter_magic.testing import Fault
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -264,7 +265,7 @@ def test_dataframe_rows_are_namespaces(session):
 
 
 def test_pandas_is_never_imported_by_batch():
-    code = "import sys, puter_magic.batches, puter_magic.batch_types; print('pandas' in sys.modules)"
+    code = "import sys, puter_magic.batches.run, puter_magic.batches.values; print('pandas' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
 

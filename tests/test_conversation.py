@@ -1,4 +1,4 @@
-"""Tests for puter_magic.conversation: threads, turns keyed by cell, trimming, JSON and Markdown export."""
+"""Tests for puter_magic.core.conversation: threads, turns keyed by cell, trimming, JSON and Markdown export."""
 
 from __future__ import annotations
 
@@ -13,16 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from puter_magic import conversation_io
-from puter_magic.conversation import (
-    Conversations,
-    Thread,
-    Turn,
-    estimate_tokens,
-    message_tokens,
-)
+from puter_magic.core import conversation_io
+from puter_magic.core.conversation import Conversations, Thread, Turn, estimate_tokens, message_tokens
+from puter_magic.datatypes import Message, ToolCall, Usage
 from puter_magic.errors import ConfigurationError, InputError
-from puter_magic.types import Message, ToolCall, Usage
 
 
 def turn(prompt: str, answer: str = "", key: str | None = None, **kwargs) -> Turn:
@@ -699,7 +693,7 @@ def test_from_json_and_load_build_the_class_they_are_called_on(tmp_path):
 
 
 def test_conversation_io_imports_only_the_standard_library_and_pure_modules():
-    source = Path(__file__).resolve().parent.parent / "puter_magic" / "conversation_io.py"
+    source = Path(__file__).resolve().parent.parent / "puter_magic" / "core/conversation_io.py"
     tree = ast.parse(source.read_text(encoding="utf-8"))
     absolute = {
         node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0
@@ -713,7 +707,7 @@ def test_conversation_io_imports_only_the_standard_library_and_pure_modules():
 
 
 def test_conversation_io_uses_only_public_attributes():
-    source = Path(__file__).resolve().parent.parent / "puter_magic" / "conversation_io.py"
+    source = Path(__file__).resolve().parent.parent / "puter_magic" / "core/conversation_io.py"
     tree = ast.parse(source.read_text(encoding="utf-8"))
     private = {
         node.attr
@@ -727,7 +721,7 @@ def test_conversation_io_uses_only_public_attributes():
 
 
 def test_the_module_imports_only_the_standard_library():
-    source = Path(__file__).resolve().parent.parent / "puter_magic" / "conversation.py"
+    source = Path(__file__).resolve().parent.parent / "puter_magic" / "core/conversation.py"
     tree = ast.parse(source.read_text(encoding="utf-8"))
     imported = {
         alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names

@@ -1,4 +1,4 @@
-"""Tests for puter_magic.decoders: lines, NDJSON and server-sent events, fed in every possible way."""
+"""Tests for puter_magic.wire.decoders: lines, NDJSON and server-sent events, fed in every possible way."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from puter_magic.decoders import LineDecoder, NDJSONDecoder, ServerSentEvent, SSEDecoder
 from puter_magic.errors import MalformedStream, StreamError
+from puter_magic.wire.decoders import LineDecoder, NDJSONDecoder, ServerSentEvent, SSEDecoder
 
 T = TypeVar("T")
 

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from puter_magic import conversation_io
 from puter_magic.config import Settings
+from puter_magic.core import conversation_io
+from puter_magic.core.sessions import Session
+from puter_magic.datatypes import ChatRequest, Completion, Finished, ModelInfo, ProviderStatus, TextDelta, Usage
 from puter_magic.errors import InputError, PuterError, ServerError, StreamFailed
-from puter_magic.sessions import Session
-from puter_magic.types import ChatRequest, Completion, Finished, ModelInfo, ProviderStatus, TextDelta, Usage
 
 
 class Scripted:

@@ -13,7 +13,14 @@ from puter_magic.errors import AuthenticationError, LoginFailed, ModelNotFound, 
 
 PACKAGE = Path(errors.__file__).parent
 # Modules whose errors reach the command line as well as the notebook: their hints must not name a surface.
-SHARED = ["http.py", "config.py", "limits.py", "conversation.py", "conversation_io.py", "providers"]
+SHARED = [
+    "wire/transport.py",
+    "config.py",
+    "wire/limits.py",
+    "core/conversation.py",
+    "core/conversation_io.py",
+    "providers",
+]
 
 
 def every_error_class() -> list[type[PuterError]]:

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from puter_magic.errors import BadRequest, ConnectionFailed, NotLoggedIn, RateLimited, ServerError, TokenRejected
-from puter_magic.http import Policy, json_or_text, make_client, open_response, retry_after_of, status_error
-from puter_magic.limits import Backoff, RateLimiter, parse_retry_after
 from puter_magic.redact import configure_logging, redact, register_secret
+from puter_magic.wire.limits import Backoff, RateLimiter, parse_retry_after
+from puter_magic.wire.transport import Policy, json_or_text, make_client, open_response, retry_after_of, status_error
 
 pytestmark = pytest.mark.anyio
 
@@ -218,7 +218,7 @@ def test_backoff_leaves_the_global_random_state_alone():
 
 
 async def test_attempts_are_counted_in_their_own_context_only():
-    from puter_magic.http import counting_attempts
+    from puter_magic.wire.transport import counting_attempts
 
     handler, seen = scripted(too_many(), too_many(), httpx.Response(200, text="ok"))
     with counting_attempts() as counter:

@@ -41,7 +41,7 @@ def test_the_wheel_installs_into_a_fresh_venv_and_runs(tmp_path):
 
     assert "chat" in run(env / "bin" / "puter-magic", "--help", cwd=tmp_path).stdout
     code = (
-        "import importlib.metadata as m, puter_magic, puter_magic.magics;"
+        "import importlib.metadata as m, puter_magic, puter_magic.notebook.magics;"
         "print(puter_magic.__file__); print(m.metadata('puter-magic')['License-Expression'])"
     )
     where, license_ = run(python, "-c", code, cwd=tmp_path).stdout.split()

@@ -1,4 +1,4 @@
-"""Tests for puter_magic.interpolate: only `@{ path }` expands; code, JSON, LaTeX and templates pass untouched."""
+"""Tests for puter_magic.core.interpolate: only `@{ path }` expands; code, JSON, LaTeX and templates pass untouched."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from puter_magic.core.interpolate import interpolate, references, render, resolve
 from puter_magic.errors import InputError
-from puter_magic.interpolate import interpolate, references, render, resolve
 
 NAMESPACE: dict[str, Any] = {
     "x": 42,
@@ -399,7 +399,7 @@ def test_a_reference_to_a_string_inserts_it_exactly(value):
 
 
 def test_the_module_imports_only_the_standard_library():
-    source = Path(__file__).resolve().parent.parent / "puter_magic" / "interpolate.py"
+    source = Path(__file__).resolve().parent.parent / "puter_magic" / "core/interpolate.py"
     tree = ast.parse(source.read_text(encoding="utf-8"))
     imported = {
         alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names

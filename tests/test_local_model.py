@@ -17,10 +17,10 @@ from nbformat.v4 import new_code_cell
 
 from puter_magic.cli import build_parser
 from puter_magic.config import Settings
-from puter_magic.demo_terminal import Echo
+from puter_magic.core.sessions import Session
+from puter_magic.demo.terminal import Echo
 from puter_magic.errors import ConnectionFailed
 from puter_magic.providers import openai_wire
-from puter_magic.sessions import Session
 from puter_magic.testing import local_model
 from puter_magic.testing.processes import free_port
 

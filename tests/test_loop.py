@@ -9,7 +9,7 @@ from contextlib import aclosing
 
 import pytest
 
-from puter_magic.loop import LoopThread, Stop, default_loop
+from puter_magic.core.loop import LoopThread, Stop, default_loop
 
 
 @pytest.fixture

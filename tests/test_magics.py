@@ -10,8 +10,8 @@ from cells import run
 from IPython.core.error import UsageError
 from traitlets import TraitError
 
-from puter_magic.magics import PuterMagics, unload
-from puter_magic.sessions import Session
+from puter_magic.core.sessions import Session
+from puter_magic.notebook.magics import PuterMagics, unload
 from puter_magic.testing import Fault
 
 

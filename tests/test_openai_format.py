@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from puter_magic import errors, jsontext
-from puter_magic.server import openai_format as fmt
-from puter_magic.types import (
+from puter_magic import errors
+from puter_magic.datatypes import (
     ChatRequest,
     Completion,
     Finished,
@@ -19,6 +18,8 @@ from puter_magic.types import (
     ToolCall,
     Usage,
 )
+from puter_magic.server import openai_format as fmt
+from puter_magic.wire import jsontext
 
 USER = {"role": "user", "content": "hi"}
 

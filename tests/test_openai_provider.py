@@ -8,6 +8,7 @@ import json
 import httpx
 import pytest
 
+from puter_magic.datatypes import ChatRequest, Finished, Message, TextDelta, ToolCall
 from puter_magic.errors import (
     AuthenticationError,
     BadRequest,
@@ -19,10 +20,9 @@ from puter_magic.errors import (
     StreamFailed,
     StreamTruncated,
 )
-from puter_magic.http import Policy
-from puter_magic.limits import Backoff
 from puter_magic.providers.openai import OpenAIProvider, normalize_base_url
-from puter_magic.types import ChatRequest, Finished, Message, TextDelta, ToolCall
+from puter_magic.wire.limits import Backoff
+from puter_magic.wire.transport import Policy
 
 pytestmark = pytest.mark.anyio
 FAST = Policy(backoff=Backoff(0.001, 0.002, 1.0), max_retries=2)

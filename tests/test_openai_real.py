@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from puter_magic.core.loop import LoopThread
+from puter_magic.core.sessions import Session
+from puter_magic.datatypes import ChatRequest, Finished, Message, TextDelta
 from puter_magic.errors import AuthenticationError, BadRequest, ModelNotFound, ServerError
-from puter_magic.http import Policy
-from puter_magic.loop import LoopThread
 from puter_magic.providers.openai import OpenAIProvider
-from puter_magic.sessions import Session
-from puter_magic.types import ChatRequest, Finished, Message, TextDelta
+from puter_magic.wire.transport import Policy
 
 QUICK = Policy(max_retries=1, first_byte_timeout=60)
 
@@ -98,7 +98,7 @@ def test_transformers_stream_without_done_and_its_errors(loop, transformers_serv
 
 
 def test_puter_magic_end_to_end_on_llama_server(shell, llama_server):
-    from puter_magic.magics import PuterMagics, unload
+    from puter_magic.notebook.magics import PuterMagics, unload
 
     session = Session()
     magics = PuterMagics(shell, session_=session)

@@ -18,14 +18,14 @@ import pytest
 from cells import run
 
 from puter_magic.config import Settings
-from puter_magic.panel_login import HIDDEN
-from puter_magic.panel_text import Badge, badge_for, count_text, short_reason
-from puter_magic.panels import CUSTOM, NOT_LISTED, Panel, panel
+from puter_magic.core.sessions import Session
+from puter_magic.datatypes import ProviderStatus, UserInfo
 from puter_magic.providers.puter import PuterProvider
-from puter_magic.sessions import Session
 from puter_magic.testing import MICRO_CENTS_PER_USD, Fault
 from puter_magic.testing.openai_server import LocalOpenAI
-from puter_magic.types import ProviderStatus, UserInfo
+from puter_magic.widgets.login import HIDDEN
+from puter_magic.widgets.panel import CUSTOM, NOT_LISTED, Panel, panel
+from puter_magic.widgets.text import Badge, badge_for, count_text, short_reason
 
 WAIT = 10.0
 
@@ -379,7 +379,7 @@ def test_close_stops_listening(session, make_panel):
 
 def test_puter_magic_panel_is_the_function_even_after_the_module_import(session):
     import puter_magic
-    import puter_magic.panels
+    import puter_magic.widgets.panel
 
     assert puter_magic.panel is panel
     p = puter_magic.panel(session)

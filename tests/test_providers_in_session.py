@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from puter_magic.core.sessions import Session
 from puter_magic.errors import ConfigurationError
-from puter_magic.sessions import Session
 from puter_magic.testing.openai_server import LocalOpenAI
 
 

@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from puter_magic.config import Settings, state_dir
+from puter_magic.core.loop import LoopThread
+from puter_magic.core.sessions import Session
 from puter_magic.errors import InputError
-from puter_magic.loop import LoopThread
 from puter_magic.redact import redact
 from puter_magic.server import commands as serve_commands
 from puter_magic.server.serve import RemoteBindWarning, check_host, start
-from puter_magic.sessions import Session
 from puter_magic.testing import Fault
 
 HELLO = [{"role": "user", "content": "hello"}]

@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from puter_magic.loop import LoopThread
+from puter_magic.core.loop import LoopThread
+from puter_magic.core.sessions import Session
 from puter_magic.server.serve import start
-from puter_magic.sessions import Session
 from puter_magic.testing.runner import serve
 
 EMOJI = "\U0001f600"

@@ -10,9 +10,9 @@ import json
 import openai
 import pytest
 
-from puter_magic.loop import LoopThread
+from puter_magic.core.loop import LoopThread
+from puter_magic.core.sessions import Session
 from puter_magic.server.serve import start
-from puter_magic.sessions import Session
 
 WEATHER = {
     "type": "function",

@@ -18,9 +18,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from puter_magic.config import Settings
-from puter_magic.loop import LoopThread
+from puter_magic.core.loop import LoopThread
+from puter_magic.core.sessions import Session
 from puter_magic.server.serve import start
-from puter_magic.sessions import Session
 from puter_magic.testing.runner import serve
 
 WEATHER = {

@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 import puter_magic
-from puter_magic import sessions
+from puter_magic.core import sessions
 
 FUNCTIONS = ["chat", "achat", "stream", "astream", "batch", "session", "panel"]
 

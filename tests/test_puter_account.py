@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from puter_magic.config import CredentialStore, Settings, state_dir
+from puter_magic.datatypes import ChatRequest, Message
 from puter_magic.errors import (
     ConfigurationError,
     LoginFailed,
@@ -22,7 +23,6 @@ from puter_magic.errors import (
 )
 from puter_magic.providers.puter import PuterProvider
 from puter_magic.testing import Fault
-from puter_magic.types import ChatRequest, Message
 
 pytestmark = pytest.mark.anyio
 HI = ChatRequest((Message("user", "hi"),), "fake")

@@ -11,6 +11,7 @@ import stat
 import pytest
 
 from puter_magic.config import CredentialStore, Settings, state_dir
+from puter_magic.datatypes import ChatRequest, Finished, Message, TextDelta
 from puter_magic.errors import (
     ConnectionFailed,
     InsufficientFunds,
@@ -31,7 +32,6 @@ from puter_magic.errors import (
 )
 from puter_magic.providers.puter import PuterProvider
 from puter_magic.testing import Fault
-from puter_magic.types import ChatRequest, Finished, Message, TextDelta
 
 pytestmark = pytest.mark.anyio
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from puter_magic.datatypes import ChatRequest, Message, ToolCall
 from puter_magic.errors import InsufficientFunds, ModelNotFound, NotFound, RateLimited, TokenRejected
-from puter_magic.http import status_error
 from puter_magic.providers import puter_wire as wire
-from puter_magic.types import ChatRequest, Message, ToolCall
+from puter_magic.wire.transport import status_error
 
 RECORDED_FAKE = {
     "success": True,
@@ -214,7 +214,7 @@ def test_usage_limited_envelope_is_detected():
 
 
 def test_money_shows_the_digits_that_matter():
-    from puter_magic.formats import money
+    from puter_magic.core.formats import money
 
     assert money(1.25) == "$1.25"
     assert money(0.0042) == "$0.0042"

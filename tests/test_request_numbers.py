@@ -10,8 +10,8 @@ from cells import run
 from cli_runs import cli_runner
 from IPython.core.error import UsageError
 
+from puter_magic.datatypes import ChatRequest, Message
 from puter_magic.errors import InputError, PuterError
-from puter_magic.types import ChatRequest, Message
 
 HI = (Message("user", "hi"),)
 REFUSED = [

@@ -27,12 +27,12 @@ from starlette.routing import Route
 
 from puter_magic import config
 from puter_magic.config import CredentialStore
+from puter_magic.datatypes import ChatRequest, Message
 from puter_magic.errors import BadRequest, MalformedStream, PuterError, ServerError, StreamFailed
 from puter_magic.providers.openai import OpenAIProvider
 from puter_magic.providers.puter import PuterProvider
 from puter_magic.testing import Fault
 from puter_magic.testing.runner import serve
-from puter_magic.types import ChatRequest, Message
 
 OPENAI_KEY = "sk-leaktest-7f3a9c2e51d84b6a0c9e2f71d3a5b8e4"
 KEY_VARIABLE = "PUTER_LEAK_TEST_KEY"
@@ -171,7 +171,7 @@ async def test_openai_errors_carrying_the_key_hold_no_trace_of_it(model, leaky_o
 
 
 def test_an_error_body_is_redacted_all_the_way_down(leaky_openai):
-    from puter_magic.loop import default_loop
+    from puter_magic.core.loop import default_loop
 
     error = default_loop().run(_failure(OpenAIProvider(leaky_openai, api_key=OPENAI_KEY), "error-body"))
     assert isinstance(error, BadRequest)

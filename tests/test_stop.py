@@ -16,11 +16,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
-from puter_magic.answering import Transcript
-from puter_magic.awaiting import CellAwaiter, magic_call, stop_reaches_answers
-from puter_magic.batches import batch
-from puter_magic.magics import unload
-from puter_magic.panels import panel
+from puter_magic.core.answering import Transcript
+from puter_magic.notebook.awaiting import CellAwaiter, magic_call, stop_reaches_answers
+from puter_magic.notebook.batch_call import batch
+from puter_magic.notebook.magics import unload
+from puter_magic.widgets.panel import panel
 
 WAIT = 10.0
 CHUNKS = 400  # the slow model's answer: 400 words at 40 a second, so a stop always lands mid-answer
@@ -233,7 +233,7 @@ def test_the_kernel_interrupt_of_an_awaited_cell_is_one_line_and_keeps_the_parti
 
 
 def test_the_panel_stop_button_ends_the_answer_and_says_so(slow, monkeypatch):
-    monkeypatch.setattr("puter_magic.panels.stop_reaches_answers", lambda shell: True)
+    monkeypatch.setattr("puter_magic.widgets.panel.stop_reaches_answers", lambda shell: True)
     p = panel(slow)
     try:
         assert p.wait(WAIT)

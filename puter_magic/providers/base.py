@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Protocol, runtime_checkable
 
-from ..types import ChatRequest, Completion, ModelInfo, ProviderStatus, StreamEvent
+from ..datatypes import ChatRequest, Completion, ModelInfo, ProviderStatus, StreamEvent
 
 
 @runtime_checkable

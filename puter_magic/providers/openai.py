@@ -14,11 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..decoders import SSEDecoder
-from ..errors import ConnectionFailed, MalformedStream, PuterError, StreamFailed, StreamTruncated
-from ..http import Policy, decoded, json_or_text, make_client, open_response, retry_after_of, status_error
-from ..redact import excerpt, register_secret
-from ..types import (
+from ..datatypes import (
     ChatRequest,
     Completion,
     Finished,
@@ -29,6 +25,10 @@ from ..types import (
     TextDelta,
     Usage,
 )
+from ..errors import ConnectionFailed, MalformedStream, PuterError, StreamFailed, StreamTruncated
+from ..redact import excerpt, register_secret
+from ..wire.decoders import SSEDecoder
+from ..wire.transport import Policy, decoded, json_or_text, make_client, open_response, retry_after_of, status_error
 from . import openai_wire as wire
 from .openai_wire import normalize_base_url
 

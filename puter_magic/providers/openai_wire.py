@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from ..datatypes import ChatRequest, Completion, ModelInfo, ToolCall, Usage, as_mapping, content_text
 from ..errors import APIError, AuthenticationError, BadRequest, ConfigurationError, ModelNotFound, NotFound
-from ..types import ChatRequest, Completion, ModelInfo, ToolCall, Usage, as_mapping, content_text
 
 LOCAL_MODEL_PORT = 4102  # `puter-magic local-model`: SmolLM2-135M on llama-server (local_model.py)
 

@@ -17,24 +17,7 @@ from typing import Any
 import httpx
 
 from ..config import CredentialStore, Settings, state_dir
-from ..decoders import NDJSONDecoder
-from ..errors import (
-    APIError,
-    ConfigurationError,
-    LoginFailed,
-    NotLoggedIn,
-    PuterError,
-    Redirected,
-    ServerError,
-    StreamFailed,
-    StreamTruncated,
-    TokenRejected,
-    TwoFactorRequired,
-)
-from ..http import Policy, decoded, json_or_text, make_client, open_response, retry_after_of, status_error
-from ..limits import Backoff, RateLimiter
-from ..redact import register_secret
-from ..types import (
+from ..datatypes import (
     ChatRequest,
     Completion,
     Credits,
@@ -48,6 +31,23 @@ from ..types import (
     Usage,
     UserInfo,
 )
+from ..errors import (
+    APIError,
+    ConfigurationError,
+    LoginFailed,
+    NotLoggedIn,
+    PuterError,
+    Redirected,
+    ServerError,
+    StreamFailed,
+    StreamTruncated,
+    TokenRejected,
+    TwoFactorRequired,
+)
+from ..redact import register_secret
+from ..wire.decoders import NDJSONDecoder
+from ..wire.limits import Backoff, RateLimiter
+from ..wire.transport import Policy, decoded, json_or_text, make_client, open_response, retry_after_of, status_error
 from . import puter_wire as wire
 
 OtpSource = str | Callable[[], str | Awaitable[str]] | None

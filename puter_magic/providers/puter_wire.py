@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from ..datatypes import ChatRequest, Completion, Credits, ModelInfo, ToolCall, Usage, UserInfo, as_mapping, content_text
 from ..errors import (
     APIError,
     BadRequest,
@@ -22,17 +23,6 @@ from ..errors import (
     PuterError,
     RateLimited,
     VerificationRequired,
-)
-from ..types import (
-    ChatRequest,
-    Completion,
-    Credits,
-    ModelInfo,
-    ToolCall,
-    Usage,
-    UserInfo,
-    as_mapping,
-    content_text,
 )
 
 INTERFACE = "puter-chat-completion"

@@ -13,7 +13,7 @@ ends without `[DONE]`. Messages pass through `redact`, so no token or key is eve
 
 Bad input: a request whose text holds a lone UTF-16 surrogate (valid JSON such as `"\\ud83d"`, half an emoji) is
 served with U+FFFD in its place, not refused; an emoji that upstream splits across two events reaches the client
-whole; nothing the proxy sends can fail to encode (`puter_magic.jsontext`). `max_tokens` below 1, and numbers
+whole; nothing the proxy sends can fail to encode (`puter_magic.wire.jsontext`). `max_tokens` below 1, and numbers
 outside their range (JSON's 1e400 is infinity), are a 400 naming the field.
 
 Slow clients and shutdown: a client that stops reading pauses the upstream read (the loop's hand-off holds at most

@@ -36,12 +36,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .. import jsontext
-from ..loop import Stop
+from ..core.loop import Stop
+from ..core.sessions import Session
+from ..datatypes import StreamEvent
 from ..providers.base import Provider
 from ..redact import logger, redact
-from ..sessions import Session
-from ..types import StreamEvent
+from ..wire import jsontext
 from . import openai_format as fmt
 from .paths import TolerantPaths
 

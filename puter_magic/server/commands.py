@@ -17,8 +17,8 @@ import weakref
 from collections.abc import Sequence
 
 from ..config import state_dir, write_private
+from ..core.sessions import Session
 from ..errors import InputError
-from ..sessions import Session
 from .serve import RunningProxy, banner, start
 
 _running: weakref.WeakKeyDictionary[Session, RunningProxy] = weakref.WeakKeyDictionary()

@@ -27,7 +27,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..types import (
+from ..datatypes import (
     ChatRequest,
     Completion,
     Finished,

@@ -28,8 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..jsontext import repaired
-from ..types import ROLES, ChatRequest, Message, ToolCall
+from ..datatypes import ROLES, ChatRequest, Message, ToolCall
+from ..wire.jsontext import repaired
 from .openai_errors import InvalidRequest
 
 MAX_INT = 2**31 - 1

@@ -26,9 +26,9 @@ from typing import Any, TextIO
 
 import uvicorn
 
+from ..core.sessions import Session
 from ..errors import InputError
 from ..redact import register_secret
-from ..sessions import Session
 from .app import MAX_BODY, ProxyApp, build_app
 
 DEFAULT_PORT = 4101  # what `puter-magic serve` listens on; next to the local Puter server's 4100

@@ -9,13 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from puter_magic.testing.fake_puter import FakePuter
-from puter_magic.testing.gates import (
-    COOKIE_NAME,
-    authenticate,
-    check_gui_origin,
-    read_json_body,
-    require_verified,
-)
+from puter_magic.testing.gates import COOKIE_NAME, authenticate, check_gui_origin, read_json_body, require_verified
 from puter_magic.testing.payloads import login_body, metering_body, whoami_body
 from puter_magic.testing.responses import ApiError, html_response, json_response
 from puter_magic.testing.users import User

@@ -37,10 +37,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from puter_magic.jsontext import dumps
 from puter_magic.testing.models import split_words
 from puter_magic.testing.runner import serve
 from puter_magic.testing.scripted import EMPTY_SCRIPT_TEXT, Script, ScriptedCall, ScriptedReply
+from puter_magic.wire.jsontext import dumps
 
 MODELS = ("echo", "count")  # listed; TOOLS_MODEL is served too
 TOOLS_MODEL = "tools"

@@ -7,8 +7,8 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from puter_magic.jsontext import dumps
 from puter_magic.testing.encoding import weak_etag
+from puter_magic.wire.jsontext import dumps
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 

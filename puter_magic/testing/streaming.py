@@ -12,10 +12,10 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from puter_magic.jsontext import dumps
 from puter_magic.testing.fake_puter import FakePuter
 from puter_magic.testing.faults import Fault, StreamDropped
 from puter_magic.testing.records import StreamOutcome, StreamRecord
+from puter_magic.wire.jsontext import dumps
 
 NDJSON_CONTENT_TYPE = "application/x-ndjson"
 MALFORMED_LINE = b'{"type":"text","text":"this line is not valid JSON\n'

@@ -15,7 +15,7 @@ from typing import Any
 
 import nbformat
 
-from puter_magic.commands import COMMANDS
+from puter_magic.notebook.commands import COMMANDS
 
 # `%puter panel` once the command is wired; the Python call until then.
 PANEL_CELL = (

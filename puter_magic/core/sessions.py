@@ -19,16 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config import Settings
+from ..datatypes import Answer, ChatRequest, Completion, ModelInfo, ProviderStatus, StreamEvent, Usage
+from ..errors import InputError, PuterError
+from ..providers.base import Provider
+from ..providers.registry import PUTER, ProviderRegistry
+from ..redact import configure_logging, logger
 from .answering import Answering, Transcript
 from .autosave import Autosave
-from .config import Settings
 from .conversation import Conversations, Turn
-from .errors import InputError, PuterError
 from .loop import LoopThread, Stop, default_loop
-from .providers.base import Provider
-from .providers.registry import PUTER, ProviderRegistry
-from .redact import configure_logging, logger
-from .types import Answer, ChatRequest, Completion, ModelInfo, ProviderStatus, StreamEvent, Usage
 
 DEFAULT_BUDGET = 8192
 
@@ -237,7 +237,7 @@ class Session:
         return self._autosaver.path if self._autosaver is not None else None
 
     def start_autosave(self, path: Path | None) -> str | None:
-        """Save the conversations to `path` after each answer from now on (None: stop); see autosave.py.
+        """Save the conversations to `path` after each answer from now on (None: stop); see core/autosave.py.
 
         What the file holds is read first and this session's turns are added to it; returns the line that says so
         ("resumed 2 threads, 5 turns from …") or None. A file that is no conversation save raises InputError.

@@ -6,11 +6,11 @@
 The panel and the magics share one Session, so a change made in either shows in the other: the panel listens
 with `session.on_change` and acts through the session's own methods. Widget callbacks run on the kernel's
 shell thread and return at once; network work (Fetch, the status check, login) runs on the session's loop
-thread, and its results reach the widgets by trait assignment (see panel_jobs.py).
+thread, and its results reach the widgets by trait assignment (see widgets/jobs.py).
 
 Stop ends the answer being streamed, or a --map batch (`Session.stop()`), and the panel's own work. The click
 reaches a running %%puter cell because such cells run as coroutines where the kernel allows it (ipykernel ≥ 7.4,
-see awaiting.py); in an older kernel clicks wait until the cell ends, so there the kernel interrupt (■, or I,I)
+see notebook/awaiting.py); in an older kernel clicks wait until the cell ends, so there the kernel interrupt (■, or I,I)
 stops an answer. Either way the part that arrived is kept, flagged as interrupted.
 """
 
@@ -23,11 +23,16 @@ from typing import Any
 import ipywidgets as widgets  # type: ignore[import-untyped]
 from IPython import get_ipython
 
-from .awaiting import stop_reaches_answers
-from .errors import PuterError
-from .panel_jobs import Jobs, Quiet, done_future
-from .panel_login import HIDDEN, SHOWN, LoginBox
-from .panel_text import (
+from ..core.sessions import Session, session
+from ..datatypes import ProviderStatus
+from ..errors import PuterError
+from ..notebook.awaiting import stop_reaches_answers
+from ..providers.base import Provider
+from ..providers.registry import PUTER
+from ..redact import redact
+from .jobs import Jobs, Quiet, done_future
+from .login import HIDDEN, SHOWN, LoginBox
+from .text import (
     CHECKING,
     LOW_CREDIT_USD,
     STOP_TIP,
@@ -39,12 +44,7 @@ from .panel_text import (
     provider_label,
     stop_message,
 )
-from .panel_threads import ConversationBox
-from .providers.base import Provider
-from .providers.registry import PUTER
-from .redact import redact
-from .sessions import Session, session
-from .types import ProviderStatus
+from .threads import ConversationBox
 
 CUSTOM = "\N{HORIZONTAL ELLIPSIS}custom"  # the provider selector's "custom base URL" entry
 NOT_LISTED = "not in the list"

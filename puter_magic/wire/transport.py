@@ -19,8 +19,8 @@ from typing import Any, cast
 
 import httpx
 
-from . import __version__, jsontext
-from .errors import (
+from .. import __version__
+from ..errors import (
     APIError,
     AuthenticationError,
     BadRequest,
@@ -45,8 +45,9 @@ from .errors import (
     TransportError,
     VerificationRequired,
 )
+from ..redact import logger, redact, redact_headers
+from . import jsontext
 from .limits import Backoff, RateLimiter, parse_retry_after
-from .redact import logger, redact, redact_headers
 
 USER_AGENT = f"puter-magic/{__version__}"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from .types import ProviderStatus
+from ..datatypes import ProviderStatus
 
 LOW_CREDIT_USD = 0.05  # below this much credit left, the badge turns amber
 NOT_LOGGED_IN = "not logged in"  # the error PuterProvider.status() reports when there is no token

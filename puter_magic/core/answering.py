@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from ..datatypes import Answer, Finished, StreamEvent, TextDelta
 from .loop import Stop
-from .types import Answer, Finished, StreamEvent, TextDelta
 
 if TYPE_CHECKING:
     from .sessions import Exchange, Session

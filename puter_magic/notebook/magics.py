@@ -26,20 +26,20 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, observe, validate
 
+from ..batches.run import Plan
+from ..batches.run import arun as arun_batch
+from ..batches.run import run as run_batch
+from ..batches.values import BatchResult, Rows
+from ..core.answering import Transcript
+from ..core.formats import FORMATS, bundle, value_of
+from ..core.interpolate import interpolate
+from ..core.sessions import Session, session
+from ..datatypes import Answer
+from ..errors import InputError, PuterError, spell
 from . import commands
-from .answering import Transcript
 from .awaiting import CellAwaiter
-from .batch_map import interrupted_message, map_plan
-from .batch_types import BatchResult, Rows
-from .batches import Plan
-from .batches import arun as arun_batch
-from .batches import run as run_batch
 from .display import AnswerView, in_terminal
-from .errors import InputError, PuterError, spell
-from .formats import FORMATS, bundle, value_of
-from .interpolate import interpolate
-from .sessions import Session, session
-from .types import Answer
+from .map_cell import interrupted_message, map_plan
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -190,7 +190,7 @@ class PuterMagics(Magics):
 
     async def ask_async(self, line: str, cell: str) -> Any:
         """%%puter as a coroutine: the kernel awaits it, and meanwhile handles widget clicks, so the panel's
-        Stop reaches the answer (see awaiting.py). The same cell as ask(), otherwise."""
+        Stop reaches the answer (see notebook/awaiting.py). The same cell as ask(), otherwise."""
         try:
             args = parse_options(line)
             if args.help:
@@ -244,7 +244,7 @@ class PuterMagics(Magics):
         return None
 
     def map(self, args: Any, cell: str) -> None:
-        """--map VAR: the cell is a template asked for every item of VAR, many at once (see batch_map.py)."""
+        """--map VAR: the cell is a template asked for every item of VAR, many at once (see notebook/map_cell.py)."""
         plan, rows = self._map_plan(args, cell)
         result = run_batch(plan)
         self._show_map(args, rows.shaped(result), result)

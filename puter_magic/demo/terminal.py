@@ -177,3 +177,24 @@ def echoing_client(echo: Echo) -> type:
             return super().process_message(msg, cell, cell_index)
 
     return EchoingClient
+
+
+def stream_to_terminal(provider: Any, request: Any, collect: list[str] | None = None) -> Any:
+    """Print an answer as it streams (and append its pieces to `collect`); returns the Finished event."""
+    from ..core.loop import default_loop
+    from ..datatypes import Finished, TextDelta
+
+    finished = None
+    try:
+        for event in default_loop().iterate(lambda: provider.stream(request)):
+            if isinstance(event, TextDelta):
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+                if collect is not None:
+                    collect.append(event.text)
+            elif isinstance(event, Finished):
+                finished = event
+    finally:
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    return finished

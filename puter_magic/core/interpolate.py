@@ -28,7 +28,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import InputError
+from ..errors import InputError
 
 _NAME = r"[^\W\d]\w*"
 _STEP = rf"""\.{_NAME}|\[(?:-?\d{{1,18}}|'[^'\n]*'|"[^"\n]*")\]"""

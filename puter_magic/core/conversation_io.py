@@ -12,7 +12,7 @@ only uses the public face of `Conversations`, `Thread` and `Turn`.
     message_to_json / message_from_json   one chat Message (tool calls and results, part lists) as JSON data
     write_atomic(path, text)          temp file in the same folder, fsync, rename over `path`
 
-Pure: standard library, `puter_magic.types`, `puter_magic.errors` and `puter_magic.conversation` only.
+Pure: standard library, `puter_magic.datatypes`, `puter_magic.errors` and `puter_magic.core.conversation` only.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..datatypes import ROLES, Message, ToolCall, Usage
+from ..errors import InputError
 from .conversation import FORMAT_VERSION, Conversations, Thread, Turn
-from .errors import InputError
-from .types import ROLES, Message, ToolCall, Usage
 
 # --- JSON ------------------------------------------------------------------------------------------
 

@@ -1,17 +1,17 @@
-"""`%%puter --map VAR`: the cell is a template asked once per item of VAR, as a batch (see batches.py)."""
+"""`%%puter --map VAR`: the cell is a template asked once per item of VAR, as a batch (see batches/run.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from .batch_types import BatchResult, Rows, prompts_of
-from .batches import DEFAULT_CONCURRENCY, Plan
-from .errors import InputError
-from .formats import value_of
-from .interpolate import resolve
-from .progress import choose
-from .sessions import Session
+from ..batches.run import DEFAULT_CONCURRENCY, Plan
+from ..batches.values import BatchResult, Rows, prompts_of
+from ..core.formats import value_of
+from ..core.interpolate import resolve
+from ..core.sessions import Session
+from ..errors import InputError
+from .progress_bars import choose
 
 _NOT_WITH_MAP = {
     "insert": "--insert",

@@ -4,7 +4,8 @@
     results = puter_magic.batch("Summarise in one line: @{item}", articles)      # a template and its rows
     df["summary"] = puter_magic.batch("Summarise @{title}: @{body}", df)          # a Series aligned to df.index
 
-What a template sees for each row, and what comes back, is in batch_types.py; how progress shows, in progress.py.
+What a template sees for each row, and what comes back, is in values.py; the progress model is in
+progress.py, its views (a widget, a terminal line) in notebook/progress_bars.py.
 
 - Items run as tasks on the session's loop thread, at most `concurrency` at a time, and every request still
   waits for its provider's own rate limiter: the effective concurrency is min(concurrency, max_concurrent).
@@ -28,59 +29,18 @@ import time
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from typing import Any
 
-from .batch_types import NOT_RUN, BatchError, BatchResult, Rows, prompts_of
-from .errors import InputError, PuterError
-from .loop import Stop
-from .progress import Reporter, Snapshot, State, choose
-from .redact import logger
-from .sessions import Exchange, Session
-from .types import Answer, Completion
+from ..core.loop import Stop
+from ..core.sessions import Exchange, Session
+from ..datatypes import Answer, Completion
+from ..errors import InputError, PuterError
+from ..redact import logger
+from .progress import Reporter, Snapshot, State
+from .values import NOT_RUN, BatchError, BatchResult
 
-__all__ = ["BatchError", "BatchResult", "Plan", "arun", "batch", "run"]
+__all__ = ["Plan", "arun", "run"]
 
 DEFAULT_CONCURRENCY = 8
 TICK = 0.1  # seconds between progress updates, at most
-
-
-# --- the public function --------------------------------------------------------------------------
-
-
-def batch(
-    prompts: Any,
-    rows: Any = None,
-    *,
-    model: str | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    system: str | None = None,
-    provider: str | None = None,
-    temperature: float | None = None,
-    max_tokens: int | None = None,
-    history: bool = False,
-    progress: bool | Reporter = True,
-    thread: str | None = None,
-    session: Session | None = None,
-) -> Any:
-    """Ask every prompt (or `prompts` as a template over each of `rows`), `concurrency` at a time.
-
-    Returns a BatchResult (a list of answer texts and BatchErrors, in input order), or a pandas Series on the
-    input's index for a Series or DataFrame. See the module docstring for rows, errors, Ctrl-C and history.
-    """
-    if rows is None:
-        if isinstance(prompts, str):
-            raise InputError("batch() got one prompt", hint="give a list of prompts, or a template and its rows")
-        source, template = Rows.of(prompts), None
-    else:
-        if not isinstance(prompts, str):
-            raise InputError("with rows, the first argument must be a template string", hint="batch('… @{item}', rows)")
-        source, template = Rows.of(rows), prompts
-    if session is None:
-        from .sessions import session as current
-
-        session = current()
-    options = dict(model=model, system=system, provider=provider, temperature=temperature, max_tokens=max_tokens)
-    options = dict(options, history=history, thread=thread)
-    plan = Plan(session, source.labels, prompts_of(source, template), options, choose(progress), concurrency)
-    return source.shaped(run(plan))
 
 
 # --- running it -----------------------------------------------------------------------------------
@@ -252,7 +212,7 @@ class Tally:
         self.completions: dict[int, Completion] = {}
         self.failures: dict[int, BatchError] = {}
         self.retries = 0
-        self.watched = True  # False once an answer arrived without a counted attempt (not sent through http.py)
+        self.watched = True  # False once an answer arrived without a counted attempt (not sent through the transport)
         self.cost: float | None = None
         self.started = time.monotonic()
         self.elapsed = 0.0
@@ -309,7 +269,8 @@ async def send_all(jobs: list[tuple[int, Any, Any]], concurrency: int, tally: Ta
 
 
 async def _send_one(position: int, provider: Any, request: Any, tally: Tally) -> None:
-    from .http import counting_attempts  # here, not at import: %load_ext imports this module and must stay light
+    # here, not at import: %load_ext imports this module and must stay light
+    from ..wire.transport import counting_attempts
 
     with counting_attempts() as attempts:
         try:

@@ -6,8 +6,8 @@ import json
 import re
 from typing import Any
 
-from .errors import InputError
-from .types import Answer
+from ..datatypes import Answer
+from ..errors import InputError
 
 FORMATS = ("markdown", "text", "code", "json")
 _FENCE = re.compile(

@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from ..errors import InputError
 from . import conversation_io
 from .conversation import Conversations
-from .errors import InputError
 
 SUFFIXES = (".json", ".md", ".markdown")
 

@@ -9,9 +9,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .conversation import Conversations
-from .errors import InputError
-from .interpolate import interpolate
+from ..core.conversation import Conversations
+from ..core.interpolate import interpolate
+from ..errors import InputError
 
 
 @dataclass(frozen=True)
@@ -200,14 +200,14 @@ def _option(words: list[str], flag: str) -> str | None:
 
 @command("serve", "serve this session as an OpenAI-compatible API: [status|stop] [--port N] [--key-env VAR]")
 def cmd_serve(magics: Any, rest: str) -> Report:
-    from .server.commands import serve_command
+    from ..server.commands import serve_command
 
     return say(serve_command(magics.session, rest))
 
 
 @command("panel", "show the panel: provider, model + Fetch, status badge, login, thread, temperature")
 def cmd_panel(magics: Any, rest: str) -> Any:
-    from .panels import panel
+    from ..widgets.panel import panel
 
     return panel(magics.session)
 

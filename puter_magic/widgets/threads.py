@@ -11,11 +11,11 @@ from typing import Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
-from .errors import PuterError
-from .panel_jobs import Quiet
-from .panel_login import Say
-from .panel_text import thread_label
-from .sessions import Session
+from ..core.sessions import Session
+from ..errors import PuterError
+from .jobs import Quiet
+from .login import Say
+from .text import thread_label
 
 
 class ConversationBox(widgets.VBox):

@@ -19,11 +19,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
-from .providers.puter import PuterProvider
-from .types import ChatRequest, Message
+from ..config import Settings
+from ..datatypes import ChatRequest, Message
+from ..providers.puter import PuterProvider
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 QUICKSTART = NOTEBOOKS / "quickstart.ipynb"
 LOCAL_MODEL = NOTEBOOKS / "local-model.ipynb"
 OUTPUT = Path("demo-output")
@@ -80,7 +80,7 @@ def run_notebook(
     manager = KernelManager(kernel_name="python3", kernel_spec_manager=KernelSpecManager(kernel_dirs=[]))
     client_class: Any = NotebookClient
     if echo is not None:
-        from .demo_terminal import echoing_client
+        from .terminal import echoing_client
 
         client_class = echoing_client(echo)
         options = {"on_cell_execute": echo.cell_started, **options}
@@ -115,8 +115,8 @@ def heading(text: str) -> None:
 
 
 def real_model_part(scratch: Path) -> None:
-    from .demo_terminal import Echo
-    from .testing import local_model
+    from ..testing import local_model
+    from .terminal import Echo
 
     heading("Part 1: a real small model, offline")
     try:
@@ -142,7 +142,7 @@ def real_model_part(scratch: Path) -> None:
 def puter_part(scratch: Path) -> int:
     from nbclient.exceptions import CellExecutionError
 
-    from .demo_terminal import Echo
+    from .terminal import Echo
 
     heading("Part 2: the Puter side")
     echo = Echo(show_magics={"status", "models"}, shorten=160)
@@ -152,7 +152,7 @@ def puter_part(scratch: Path) -> int:
         notebook = run_notebook(QUICKSTART, os.environ, scratch, echo=echo, **options)
         save(notebook, QUICKSTART)
         return 0
-    from .testing import LocalPuter
+    from ..testing import LocalPuter
 
     with LocalPuter() as server:
         print(f"{QUICKSTART.name} against the local Puter test server at {server.api_origin}: login, status,")
@@ -187,9 +187,9 @@ def save(notebook: Any, source: Path) -> None:
 
 def stream_demo(model: str = "deterministic") -> int:
     """Start the local Puter server, then stream a two-turn conversation to the terminal."""
-    from .cli import stream_to_terminal
-    from .loop import default_loop
-    from .testing import LocalPuter
+    from ..core.loop import default_loop
+    from ..testing import LocalPuter
+    from .terminal import stream_to_terminal
 
     with LocalPuter() as server:
         print(f"Local Puter backend at {server.api_origin} (model: {model})\n")

@@ -12,9 +12,9 @@ from typing import Any
 
 import ipywidgets as widgets  # type: ignore[import-untyped]
 
-from .errors import LoginFailed, PuterError, TwoFactorRequired
-from .panel_jobs import Jobs
-from .sessions import Session
+from ..core.sessions import Session
+from ..errors import LoginFailed, PuterError, TwoFactorRequired
+from .jobs import Jobs
 
 Say = Callable[[str, str], None]  # (text, kind) → the panel's status line
 HIDDEN, SHOWN = "none", None

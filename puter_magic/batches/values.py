@@ -17,10 +17,10 @@ from collections.abc import Hashable, Iterable, Mapping, MutableMapping, Sequenc
 from dataclasses import dataclass
 from typing import Any, cast
 
-from .errors import InputError, PuterError
-from .formats import money
-from .interpolate import interpolate, render
-from .types import Answer, Usage
+from ..core.formats import money
+from ..core.interpolate import interpolate, render
+from ..datatypes import Answer, Usage
+from ..errors import InputError, PuterError
 
 SHOWN_ROWS = 20  # rows of the table a result shows
 

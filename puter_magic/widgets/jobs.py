@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from .loop import LoopThread
-from .redact import logger
+from ..core.loop import LoopThread
+from ..redact import logger
 
 
 class _Job:

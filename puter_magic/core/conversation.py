@@ -6,7 +6,7 @@ that cell's own turn in place instead of adding context twice.
 
 The JSON data, the Markdown transcripts and the files are `conversation_io`'s; the methods here delegate to it.
 
-Pure: standard library, `puter_magic.types` and `puter_magic.errors` only (and `puter_magic.conversation_io`,
+Pure: standard library, `puter_magic.datatypes` and `puter_magic.errors` only (and `puter_magic.core.conversation_io`,
 imported when a method needs it, since it builds on these classes).
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConfigurationError, InputError
-from .types import Message, Usage
+from ..datatypes import Message, Usage
+from ..errors import ConfigurationError, InputError
 
 FORMAT_VERSION = 1  # of the JSON data: see conversation_io
 MESSAGE_OVERHEAD = 4  # tokens a chat message costs beyond its text (role, separators)

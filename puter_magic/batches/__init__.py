@@ -1,0 +1,1 @@
+"""Many prompts at once: the runner, the rows in and results out, the progress model."""

@@ -1,0 +1,1 @@
+"""`make demo` / `puter-magic demo`: notebooks run headlessly, their answers streamed to the terminal."""

@@ -1,0 +1,1 @@
+"""HTTP and bytes: the httpx transport, rate limits and backoff, stream decoders, JSON text."""
