@@ -20,11 +20,9 @@ Everything sent is encoded by `jsontext`: a lone UTF-16 surrogate cannot make an
 from __future__ import annotations
 
 import asyncio
-import hmac
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -32,127 +30,36 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Send
 
 from ..core.loop import Stop
 from ..core.sessions import Session
 from ..datatypes import StreamEvent
 from ..providers.base import Provider
-from ..redact import logger, redact
-from ..wire import jsontext
+from ..redact import redact
 from . import openai_format as fmt
+from .asgi import (
+    SSE_HEADERS,
+    JSONAnswer,
+    ProxyStats,
+    RequireKey,
+    Watched,
+    crash,
+    error_reply,
+    error_response,
+    http_error,
+    key_matches,
+    send_event,
+    send_json,
+    shutting_down,
+)
 from .paths import TolerantPaths
 
 MAX_BODY = 4 * 1024 * 1024
-SHUTTING_DOWN = "the proxy is shutting down; send the request again once it is back"
 HEALTH_TIMEOUT = 5.0
 Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-@dataclass
-class ProxyStats:
-    """What the proxy has served; changed only on uvicorn's loop, read from anywhere."""
-
-    requests: int = 0
-    completions: int = 0
-    streams_open: int = 0
-    cancelled: int = 0
-    errors: int = 0
-
-
-def error_reply(exc: BaseException, stats: ProxyStats | None = None) -> fmt.ErrorReply:
-    """The OpenAI-shaped answer for `exc`, counted and logged (secrets scrubbed)."""
-    reply = fmt.error_reply(exc, redact)
-    if stats is not None:
-        stats.errors += 1
-    if reply.status >= 500 and reply.body["error"]["code"] != "server_shutting_down":  # that one is expected
-        logger.warning("proxy answered %s: %s", reply.status, reply.body["error"]["message"])
-    return reply
-
-
-class JSONAnswer(JSONResponse):
-    """Starlette's JSONResponse, encoded so that nothing can make it fail (lone surrogates become U+FFFD)."""
-
-    def render(self, content: Any) -> bytes:
-        return jsontext.dumps(content)
-
-
-def error_response(exc: BaseException, stats: ProxyStats | None = None) -> JSONResponse:
-    reply = error_reply(exc, stats)
-    return JSONAnswer(reply.body, reply.status, headers=reply.headers)
-
-
-def key_matches(scope: Scope, key: bytes) -> bool:
-    """Constant-time check of `Authorization: Bearer <key>`."""
-    for name, value in scope.get("headers", ()):
-        if name == b"authorization":
-            scheme, _, token = value.partition(b" ")
-            return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), key)
-    return False
-
-
-class RequireKey:
-    """ASGI middleware: /v1 requests without the right bearer key get a 401, before any routing."""
-
-    def __init__(self, app: ASGIApp, key: str) -> None:
-        self.app, self.key = app, key.encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] == "http" and (path == "/v1" or path.startswith("/v1/")) and not key_matches(scope, self.key):
-            refused = fmt.InvalidRequest(
-                "missing or incorrect API key for this proxy", code="invalid_api_key", status=401
-            )
-            await error_response(refused)(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
-
-
-class Watched(Response):
-    """Runs `produce(send)` while watching the client; a client that leaves cancels it (and its upstream)."""
-
-    def __init__(self, produce: Callable[[Send], Awaitable[None]], stats: ProxyStats) -> None:
-        self.produce, self.stats = produce, stats
-        self.background = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        work = asyncio.ensure_future(self.produce(send))
-        watch = asyncio.ensure_future(_disconnected(receive))
-        try:
-            await asyncio.wait((work, watch), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (work, watch):
-                task.cancel()
-            await asyncio.wait((work, watch))
-        if work.cancelled():
-            self.stats.cancelled += 1
-        elif work.exception() is not None:  # produce() answers its own errors; this is a bug, not a crash
-            logger.error("proxy: unexpected %s while answering", type(work.exception()).__name__)
-
-
-async def _disconnected(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-
-
-async def _send_json(send: Send, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-    response = JSONAnswer(body, status, headers=headers)
-    await send({"type": "http.response.start", "status": status, "headers": response.raw_headers})
-    await send({"type": "http.response.body", "body": response.body})
-
-
-async def _send_event(send: Send, data: Any) -> None:
-    payload = data if isinstance(data, bytes) else jsontext.dumps(data)
-    await send({"type": "http.response.body", "body": b"data: " + payload + b"\n\n", "more_body": True})
-
-
-SSE_HEADERS = [
-    (b"content-type", b"text/event-stream; charset=utf-8"),
-    (b"cache-control", b"no-cache"),
-    (b"x-accel-buffering", b"no"),
-]
 
 
 class ProxyApp:
@@ -214,7 +121,7 @@ class ProxyApp:
             return Response(status_code=499)  # nobody is listening any more
         call = fmt.parse_chat_request(fmt.parse_body(body))
         if self.closing:
-            raise _shutting_down()
+            raise shutting_down()
         provider = self.session.provider  # resolved here, where a failure is still answered as JSON
         produce = self._stream(provider, call) if call.stream else self._complete(provider, call)
         return Watched(produce, self.stats)
@@ -228,13 +135,13 @@ class ProxyApp:
             except (Exception, asyncio.CancelledError) as exc:
                 if isinstance(exc, asyncio.CancelledError) and not stop.requested:
                     raise  # the client left
-                reply = error_reply(_shutting_down() if stop.requested else exc, self.stats)
-                await _send_json(send, reply.status, reply.body, reply.headers)
+                reply = error_reply(shutting_down() if stop.requested else exc, self.stats)
+                await send_json(send, reply.status, reply.body, reply.headers)
                 return
             finally:
                 self._answering.discard(stop)
             self.stats.completions += 1
-            await _send_json(send, 200, answer)
+            await send_json(send, 200, answer)
 
         return produce
 
@@ -247,10 +154,10 @@ class ProxyApp:
                     try:
                         first: StreamEvent | None = await anext(events, None)
                         if stop.requested:
-                            raise _shutting_down()
+                            raise shutting_down()
                     except Exception as exc:  # before the first event the error keeps its HTTP status
                         reply = error_reply(exc, self.stats)
-                        await _send_json(send, reply.status, reply.body, reply.headers)
+                        await send_json(send, reply.status, reply.body, reply.headers)
                         return
                     await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
                     self.stats.streams_open += 1
@@ -273,22 +180,22 @@ class ProxyApp:
         stop: Stop,
     ) -> None:
         writer = fmt.ChunkWriter(call.request, int(time.time()), call.include_usage)
-        await _send_event(send, writer.start())
+        await send_event(send, writer.start())
         try:
             event = first
             while event is not None:
                 for chunk in writer.feed(event):
-                    await _send_event(send, chunk)
+                    await send_event(send, chunk)
                 event = await anext(events, None)
             if stop.requested and not writer.finished:  # ended by shut_down(), not by the answer
-                raise _shutting_down()
+                raise shutting_down()
             for chunk in writer.finish():  # nothing when a Finished event came
-                await _send_event(send, chunk)
+                await send_event(send, chunk)
         except Exception as exc:  # after the first event: an in-band error line, the way OpenAI sends them
-            await _send_event(send, error_reply(exc, self.stats).body)
+            await send_event(send, error_reply(exc, self.stats).body)
             return
         self.stats.completions += 1
-        await _send_event(send, b"[DONE]")
+        await send_event(send, b"[DONE]")
 
     async def models(self, request: Request) -> Response:
         return JSONAnswer(fmt.model_list(await self._models(), self.session.provider.name))
@@ -331,23 +238,6 @@ class ProxyApp:
         return JSONAnswer(data)
 
 
-def _shutting_down() -> fmt.InvalidRequest:
-    return fmt.InvalidRequest(SHUTTING_DOWN, code="server_shutting_down", status=503, kind="server_error")
-
-
-async def _http_error(request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
-    message = {404: "no such route", 405: "method not allowed"}.get(status, "the request failed")
-    response = error_response(fmt.InvalidRequest(message, status=status))
-    if isinstance(exc, HTTPException) and exc.headers:
-        response.headers.update(exc.headers)
-    return response
-
-
-async def _crash(request: Request, exc: Exception) -> Response:
-    return error_response(exc)
-
-
 def build_app(session: Session, *, key: str, allow_origins: Sequence[str] = (), max_body: int = MAX_BODY) -> Starlette:
     """The proxy for `session`; `app.state.proxy` holds the ProxyApp (and its stats)."""
     if not key:
@@ -373,7 +263,7 @@ def build_app(session: Session, *, key: str, allow_origins: Sequence[str] = (), 
     middleware.append(Middleware(RequireKey, key=key))
     middleware.insert(0, Middleware(TolerantPaths))  # outermost: the key check sees the path the routes will
     app = Starlette(
-        routes=routes, middleware=middleware, exception_handlers={HTTPException: _http_error, Exception: _crash}
+        routes=routes, middleware=middleware, exception_handlers={HTTPException: http_error, Exception: crash}
     )
     app.state.proxy = proxy
     return app
