@@ -20,6 +20,7 @@ from . import cli_chat
 from .cli_chat import session_for
 from .errors import ConfigurationError, InputError, PuterError
 from .providers.openai_wire import LOCAL_MODEL_PORT
+from .reports import credit_line, plain, status_line, table
 
 EXTRAS = {"uvicorn": "server", "starlette": "server"}  # what the proxy and the local server need beyond the core
 
@@ -132,8 +133,6 @@ def cmd_logout(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .notebook.commands import plain, status_line
-
     status = session_for(args).status()
     print(plain(status_line(status, login="puter-magic login")))
     return 0 if status.reachable and status.error is None else 1
@@ -160,15 +159,11 @@ def _price(model: Any) -> str:
 
 
 def cmd_usage(args: argparse.Namespace) -> int:
-    from .notebook.commands import credit_line
-
     print(credit_line(session_for(args).usage()))
     return 0
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    from .notebook.commands import table
-
     rows = [list(row) for row in session_for(args).settings.describe()]
     print(table(["setting", "value", "from"], rows).plain)
     return 0

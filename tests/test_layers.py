@@ -21,6 +21,7 @@ LAYER = {
     "errors": "foundations",
     "redact": "foundations",
     "config": "foundations",
+    "reports": "foundations",
     "wire": "wire",
     "providers": "providers",
     "core": "core",
@@ -50,8 +51,6 @@ MAY_IMPORT = {
 }
 # Arrows against the table, each kept for a reason until issue 14 (phase 2) removes it.
 KNOWN_BREAKS = {
-    # the CLI formats status, credit and tables with the notebook's %puter command helpers
-    ("puter_magic.cli", "puter_magic.notebook.commands"),
     # the panel's Stop reaches a running cell only where the awaited-cell rewrite is on
     ("puter_magic.widgets.panel", "puter_magic.notebook.awaiting"),
 }
@@ -65,6 +64,7 @@ KNOWN_CYCLES = {
 PURE = [
     "datatypes.py",
     "errors.py",
+    "reports.py",
     "wire/decoders.py",
     "wire/jsontext.py",
     "providers/puter_wire.py",

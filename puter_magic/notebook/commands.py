@@ -5,51 +5,13 @@ from __future__ import annotations
 import difflib
 import getpass
 import shlex
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from ..core.conversation import Conversations
 from ..core.interpolate import interpolate
 from ..errors import InputError
-
-
-@dataclass(frozen=True)
-class Report:
-    """What a command shows: Markdown in notebooks, plain text in terminals and reprs."""
-
-    markdown: str
-    plain: str
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/markdown": self.markdown, "text/plain": self.plain}
-
-    def __repr__(self) -> str:
-        return self.plain
-
-
-def plain(markdown: str) -> str:
-    """The little Markdown these reports use (backticks, bold), removed."""
-    return markdown.replace("`", "").replace("**", "")
-
-
-def say(text: str) -> Report:
-    return Report(text, plain(text))
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], caption: str = "") -> Report:
-    escape = [[str(cell).replace("|", "\\|") for cell in row] for row in rows]
-    markdown = "\n".join(
-        [f"| {' | '.join(headers)} |", f"|{'---|' * len(headers)}", *(f"| {' | '.join(r)} |" for r in escape)]
-    )
-    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=False)]
-    plain = "\n".join(
-        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=False)).rstrip() for r in [headers, *rows]
-    )
-    if caption:
-        markdown, plain = f"{markdown}\n\n{caption}", f"{plain}\n{caption}"
-    return Report(markdown, plain)
-
+from ..reports import Report, credit_line, plain, say, status_line, table
 
 Command = Callable[[Any, str], Any]
 COMMANDS: dict[str, tuple[Command, str]] = {}
@@ -87,25 +49,6 @@ def cmd_status(magics: Any, rest: str) -> Report:
     model = f"`{session.model}`" if session.model else "none yet — choose one with `%puter model NAME`"
     thread = f"thread `{session.conversations.active}`"
     return Report(f"{line}\n\nModel: {model} · {thread}", plain(f"{line}\nModel: {model} · {thread}"))
-
-
-def status_line(status: Any, *, login: str) -> str:
-    """One line on a ProviderStatus, in Markdown; `login` is the command that logs in where it is shown."""
-    if status.user:
-        line = f"Connected to {status.origin} as **{status.user.username}**"
-        if status.note:
-            line += f" ({status.note})"
-        if status.error:  # signed in, but the account cannot be used yet
-            return f"{line}, but {status.error}"
-        if status.credits and status.credits.remaining_usd is not None:
-            line += f" — ${status.credits.remaining_usd:.2f} of credit left"
-        return line
-    if status.reachable and status.error is None:  # a server without accounts (an OpenAI-compatible one)
-        models = f" ({status.model_count} models)" if status.model_count is not None else ""
-        return f"Connected to {status.origin}{models}"
-    if status.reachable:
-        return f"Not connected to {status.origin}: {status.error.rstrip('. ')} — `{login}`"
-    return f"Cannot reach {status.origin}: {status.error}"
 
 
 @command("login", "log in (username + password, a 2FA code if asked); --token to paste a token")
@@ -275,14 +218,6 @@ def cmd_import(magics: Any, rest: str) -> Report:
 @command("usage", "the credit left on your Puter account")
 def cmd_usage(magics: Any, rest: str) -> Report:
     return say(credit_line(magics.session.usage()))
-
-
-def credit_line(credits: Any) -> str:
-    """The credit left, in one line (for %puter usage and puter-magic usage)."""
-    if credits.remaining_usd is None:
-        return "The server did not report your credit."
-    allowance = f" of ${credits.allowance_usd:.2f} this month" if credits.allowance_usd is not None else ""
-    return f"${credits.remaining_usd:.2f} left{allowance}."
 
 
 @command("config", "the effective settings (secrets masked)")

@@ -36,6 +36,7 @@ from ..core.interpolate import interpolate
 from ..core.sessions import Session, session
 from ..datatypes import Answer
 from ..errors import InputError, PuterError, spell
+from ..reports import Report
 from . import commands
 from .awaiting import CellAwaiter
 from .display import AnswerView, in_terminal
@@ -318,9 +319,9 @@ class PuterMagics(Magics):
         raise UsageError(error.one_line()) from None
 
 
-def options_report() -> commands.Report:
+def options_report() -> Report:
     text = cell_help()
-    return commands.Report(f"```text\n{text}\n```", text)
+    return Report(f"```text\n{text}\n```", text)
 
 
 PuterMagics.puter.__doc__ = f"""%puter COMMAND … runs a command (`%puter help` lists them).
