@@ -1,12 +1,10 @@
 """A failed request leaves the conversation exactly as it was; a kept answer (finished or interrupted) applies the
 request's `new` and `system` along with its turn.
 
-The session talks to a scripted provider here (no socket): these tests are about the session's bookkeeping.
+The session talks to the in-memory provider here (no socket): these tests are about the session's bookkeeping.
 """
 
 from __future__ import annotations
-
-from collections.abc import AsyncIterator
 
 import pytest
 from hypothesis import given, settings
@@ -15,44 +13,16 @@ from hypothesis import strategies as st
 from puter_magic.config import Settings
 from puter_magic.core import conversation_io
 from puter_magic.core.sessions import Session
-from puter_magic.datatypes import ChatRequest, Completion, Finished, ModelInfo, ProviderStatus, TextDelta, Usage
+from puter_magic.datatypes import Usage
 from puter_magic.errors import InputError, PuterError, ServerError, StreamFailed
+from puter_magic.testing.memory import MemoryProvider
 
-
-class Scripted:
-    """A provider whose next answer succeeds, fails before any text, or fails half-way (`outcome`)."""
-
-    name = "scripted"
-    origin = "scripted://local"
-
-    def __init__(self) -> None:
-        self.outcome = "ok"
-        self.requests: list[ChatRequest] = []
-
-    async def models(self) -> list[ModelInfo]:
-        return []
-
-    async def stream(self, request: ChatRequest) -> AsyncIterator[TextDelta | Finished]:
-        self.requests.append(request)
-        if self.outcome == "fail_before":
-            raise ServerError("the upstream failed")
-        yield TextDelta("first half, ")
-        if self.outcome == "fail_midway":
-            raise StreamFailed("the upstream failed mid-answer", partial="first half, ")
-        yield TextDelta("second half")
-        yield Finished(Usage(3, 4))
-
-    async def complete(self, request: ChatRequest) -> Completion:
-        self.requests.append(request)
-        if self.outcome != "ok":
-            raise ServerError("the upstream failed")
-        return Completion("a whole answer", request.model, Usage(3, 4))
-
-    async def status(self) -> ProviderStatus:
-        return ProviderStatus(self.name, self.origin, True)
-
-    async def aclose(self) -> None:
-        return None
+REPLIES = {
+    "ok": ("first half, ", "second half", Usage(3, 4)),
+    "interrupted": ("first half, ", "second half"),
+    "fail_before": (ServerError("the upstream failed"),),
+    "fail_midway": ("first half, ", StreamFailed("the upstream failed mid-answer", partial="first half, ")),
+}
 
 
 def export(session: Session) -> bytes:
@@ -62,8 +32,8 @@ def export(session: Session) -> bytes:
 
 
 def make_session() -> Session:
-    session = Session(Settings(api_origin="http://127.0.0.1:9", token=None), provider=Scripted())
-    session.set_model("scripted-model")
+    session = Session(Settings(api_origin="http://127.0.0.1:9", token=None), provider=MemoryProvider())
+    session.set_model("memory-model")
     return session
 
 
@@ -76,9 +46,10 @@ def session():
 
 def ask(session: Session, outcome: str, prompt: str = "hi", *, api: str = "chat", **options) -> None:
     """Send one request that ends as `outcome`: ok, interrupted, fail_before, fail_midway or invalid."""
-    session.provider.outcome = "ok" if outcome in ("ok", "interrupted") else outcome
     if outcome == "invalid":
         prompt = "   "  # refused before anything is sent
+    else:
+        session.provider.enqueue(*REPLIES[outcome])
     if api == "chat" and outcome != "interrupted":
         session.chat(prompt, **options)
         return
