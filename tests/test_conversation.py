@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from puter_magic.core import conversation_io
+from puter_magic.core import conversation_io, conversation_json
 from puter_magic.core.conversation import Conversations, Thread, Turn, estimate_tokens, message_tokens
 from puter_magic.datatypes import Message, ToolCall, Usage
 from puter_magic.errors import ConfigurationError, InputError
@@ -662,13 +662,16 @@ def test_an_answer_with_balanced_fences_is_left_alone():
 # --- conversation_io ---------------------------------------------------------------------------------
 
 
-def test_the_methods_delegate_to_conversation_io(tmp_path):
+def test_the_methods_delegate_to_the_format_modules(tmp_path):
     conversations = sample()
-    assert conversation_io.to_json(conversations) == conversations.to_json()
-    assert conversation_io.from_json(conversations.to_json()) == conversations
+    assert conversation_json.to_json(conversations.active, map(conversations.thread, conversations.names())) == (
+        conversations.to_json()
+    )
+    active, threads = conversation_json.from_json(conversations.to_json(), Conversations.default_thread)
+    assert (active, threads) == (conversations.active, [conversations.thread(name) for name in conversations.names()])
     assert conversation_io.thread_markdown(conversations.thread("default")) == conversations.to_markdown("default")
     conversation_io.save(conversations, tmp_path / "chat.json")
-    assert conversation_io.load(tmp_path / "chat.json") == conversations
+    assert conversation_io.load(tmp_path / "chat.json", Conversations.from_json) == conversations
     conversations.save(tmp_path / "chat.md")
     conversation_io.save(conversations, tmp_path / "again.md")
     assert (tmp_path / "chat.md").read_text(encoding="utf-8") == (tmp_path / "again.md").read_text(encoding="utf-8")
@@ -692,8 +695,9 @@ def test_from_json_and_load_build_the_class_they_are_called_on(tmp_path):
         assert restored == sample()
 
 
-def test_conversation_io_imports_only_the_standard_library_and_pure_modules():
-    source = Path(__file__).resolve().parent.parent / "puter_magic" / "core/conversation_io.py"
+@pytest.mark.parametrize("module", ["conversation_io", "conversation_json"])
+def test_the_format_modules_import_only_the_standard_library_and_pure_modules(module):
+    source = Path(__file__).resolve().parent.parent / "puter_magic" / f"core/{module}.py"
     tree = ast.parse(source.read_text(encoding="utf-8"))
     absolute = {
         node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0
@@ -701,13 +705,14 @@ def test_conversation_io_imports_only_the_standard_library_and_pure_modules():
     absolute |= {
         alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
     }
-    relative = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 1}
+    relative = {(node.level, node.module) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level}
     assert absolute <= set(sys.stdlib_module_names)
-    assert relative <= {"conversation", "types", "errors"}
+    assert relative <= {(1, "threads"), (2, "datatypes"), (2, "errors")}, "the formats build on no Conversations"
 
 
-def test_conversation_io_uses_only_public_attributes():
-    source = Path(__file__).resolve().parent.parent / "puter_magic" / "core/conversation_io.py"
+@pytest.mark.parametrize("module", ["conversation_io", "conversation_json"])
+def test_the_format_modules_use_only_public_attributes(module):
+    source = Path(__file__).resolve().parent.parent / "puter_magic" / f"core/{module}.py"
     tree = ast.parse(source.read_text(encoding="utf-8"))
     private = {
         node.attr
@@ -750,20 +755,20 @@ TOOL_EXCHANGE = [
 
 @pytest.mark.parametrize("message", TOOL_EXCHANGE)
 def test_a_message_with_its_tool_calls_round_trips_through_json_text(message):
-    data = json.loads(json.dumps(conversation_io.message_to_json(message)))
-    assert conversation_io.message_from_json(data) == message
+    data = json.loads(json.dumps(conversation_json.message_to_json(message)))
+    assert conversation_json.message_from_json(data) == message
 
 
 def test_a_plain_message_needs_only_role_and_content_and_old_usage_without_cached_tokens_loads():
-    assert conversation_io.message_from_json({"role": "user", "content": "hi"}) == Message("user", "hi")
+    assert conversation_json.message_from_json({"role": "user", "content": "hi"}) == Message("user", "hi")
     data = {
         "version": 1,
         "threads": {"main": {"turns": [{"prompt": "p", "answer": "a", "usage": {"input_tokens": 3}}]}},
     }
-    (turn,) = conversation_io.from_json(data).thread("main").turns
+    (turn,) = Conversations.from_json(data).thread("main").turns
     assert turn.usage == Usage(input_tokens=3)
     saved = Usage(input_tokens=100, output_tokens=2, cached_tokens=80)
-    again = conversation_io.from_json(json.loads(json.dumps(conversation_io.to_json(_with_usage(saved)))))
+    again = Conversations.from_json(json.loads(json.dumps(_with_usage(saved).to_json())))
     assert again.thread("main").turns[0].usage == saved
 
 
@@ -789,5 +794,5 @@ def _with_usage(usage):
 )
 def test_a_malformed_message_says_where(data, where):
     with pytest.raises(InputError) as caught:
-        conversation_io.message_from_json(data)
+        conversation_json.message_from_json(data)
     assert where in str(caught.value)

@@ -19,6 +19,7 @@ SHARED = [
     "wire/limits.py",
     "core/conversation.py",
     "core/conversation_io.py",
+    "core/conversation_json.py",
     "providers",
 ]
 

@@ -49,17 +49,12 @@ MAY_IMPORT = {
     "cli": BELOW_FACES | {"cli", "server", "testing", "demo"},
     "demo": BELOW_FACES | {"demo", "testing"},
 }
-# Arrows against the table, each kept for a reason until issue 14 (phase 2) removes it.
-KNOWN_BREAKS = {
-    # the panel's Stop reaches a running cell only where the awaited-cell rewrite is on
-    ("puter_magic.widgets.panel", "puter_magic.notebook.awaiting"),
-}
+# Arrows against the table, each explained in docs/architecture.md (issue 14 allows at most two): none today.
+KNOWN_BREAKS: set[tuple[str, str]] = set()
 # Import cycles between modules, each to be broken by issue 14 (phase 2).
 KNOWN_CYCLES = {
     # a Transcript records its turn through the Session; the Session keeps its Transcripts' Stops
     frozenset({"puter_magic.core.answering", "puter_magic.core.sessions"}),
-    # Conversations.save()/load() call the file formats, which build Conversations (lazy imports)
-    frozenset({"puter_magic.core.conversation", "puter_magic.core.conversation_io"}),
 }
 PURE = [
     "datatypes.py",
@@ -71,6 +66,8 @@ PURE = [
     "providers/openai_wire.py",
     "core/conversation.py",
     "core/conversation_io.py",
+    "core/conversation_json.py",
+    "core/threads.py",
     "core/interpolate.py",
     "core/formats.py",
     "batches/values.py",

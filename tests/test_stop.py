@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
 from puter_magic.core.answering import Transcript
-from puter_magic.notebook.awaiting import CellAwaiter, magic_call, stop_reaches_answers
+from puter_magic.notebook.awaiting import CellAwaiter, magic_call
 from puter_magic.notebook.batch_call import batch
 from puter_magic.notebook.magics import unload
+from puter_magic.widgets.kernel import stop_reaches_answers
 from puter_magic.widgets.panel import panel
 
 WAIT = 10.0

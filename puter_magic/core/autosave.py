@@ -46,7 +46,7 @@ class Autosave:
                 hint="autosave to a .json file, or move the transcript away; it was left as it is",
             )
         try:
-            saved = conversation_io.parse(data, path)
+            saved = Conversations.parse(data, path)
         except InputError as error:
             raise InputError(
                 f"autosave did not start: {error.message}",

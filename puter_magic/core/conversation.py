@@ -4,74 +4,24 @@ A `Conversations` holds the threads of one notebook session. Each thread has an 
 finished (or interrupted) turns. A turn remembers the cell that produced it (`key`), so re-running a cell replaces
 that cell's own turn in place instead of adding context twice.
 
-The JSON data, the Markdown transcripts and the files are `conversation_io`'s; the methods here delegate to it.
+Turns and threads are `threads`'s, the JSON data `conversation_json`'s, the Markdown transcripts and the files
+`conversation_io`'s; the methods here delegate to them.
 
-Pure: standard library, `puter_magic.datatypes` and `puter_magic.errors` only (and `puter_magic.core.conversation_io`,
-imported when a method needs it, since it builds on these classes).
+Pure: standard library, `puter_magic.datatypes`, `puter_magic.errors` and those three modules only.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from ..datatypes import Message, Usage
+from ..datatypes import Message
 from ..errors import ConfigurationError, InputError
+from . import conversation_io, conversation_json
+from .threads import MESSAGE_OVERHEAD, Thread, Turn, estimate_tokens, message_tokens
 
-FORMAT_VERSION = 1  # of the JSON data: see conversation_io
-MESSAGE_OVERHEAD = 4  # tokens a chat message costs beyond its text (role, separators)
-
-
-def estimate_tokens(text: str) -> int:
-    """About four characters per token, rounded up: ceil(len / 4), so non-empty text costs at least 1."""
-    return (len(text) + 3) // 4
-
-
-def message_tokens(message: Message) -> int:
-    """The estimated cost of one message: its text plus a fixed per-message overhead."""
-    return estimate_tokens(message.text) + MESSAGE_OVERHEAD
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One prompt and its answer. An interrupted answer (Ctrl-C, stream error) is kept, flagged, with what arrived."""
-
-    prompt: str
-    answer: str
-    key: str | None = None  # the notebook cell id that produced it; None for API calls
-    model: str | None = None
-    provider: str | None = None
-    usage: Usage | None = None
-    interrupted: bool = False
-    created: float = field(default_factory=time.time)
-
-    def messages(self) -> tuple[Message, Message]:
-        return Message("user", self.prompt), Message("assistant", self.answer)
-
-    def tokens(self) -> int:
-        """The estimated cost of this turn in a request: both messages."""
-        return estimate_tokens(self.prompt) + estimate_tokens(self.answer) + 2 * MESSAGE_OVERHEAD
-
-
-@dataclass
-class Thread:
-    """A named line of conversation: a system prompt and the turns so far."""
-
-    name: str
-    system: str | None = None
-    turns: list[Turn] = field(default_factory=list)
-
-    def index(self, key: str | None) -> int | None:
-        """The position of the turn recorded for cell `key`, or None (always None for key None)."""
-        if key is None:
-            return None
-        for position in range(len(self.turns) - 1, -1, -1):  # a re-run is usually of a recent cell
-            if self.turns[position].key == key:
-                return position
-        return None
+__all__ = ["MESSAGE_OVERHEAD", "Conversations", "Thread", "Turn", "estimate_tokens", "message_tokens"]
 
 
 class Conversations:
@@ -209,35 +159,35 @@ class Conversations:
 
     def to_json(self) -> dict[str, Any]:
         """Everything, as plain JSON-able data (format version 1)."""
-        from . import conversation_io
-
-        return conversation_io.to_json(self)
+        return conversation_json.to_json(self.active, self._threads.values())
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Conversations:
         """Rebuild from `to_json()` data; a malformed shape raises InputError saying where."""
-        from . import conversation_io
-
-        return conversation_io.from_json(data, cls)
+        active, threads = conversation_json.from_json(data, cls.default_thread)
+        result = cls()
+        for thread in threads:
+            result._threads[thread.name] = thread
+        result.active = active
+        return result
 
     def to_markdown(self, thread: str | None = None) -> str:
         """A readable transcript of one thread (None: the active one); see `conversation_io` for the layout."""
-        from . import conversation_io
-
         return conversation_io.thread_markdown(self._existing(thread))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write a `.json` file (everything, loadable) or a `.md` transcript (all threads); atomically."""
-        from . import conversation_io
-
         conversation_io.save(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Conversations:
         """Read a file written by `save()` as JSON."""
-        from . import conversation_io
+        return conversation_io.load(path, cls.from_json)
 
-        return conversation_io.load(path, cls)
+    @classmethod
+    def parse(cls, data: bytes, source: str | os.PathLike[str]) -> Conversations:
+        """Read the bytes of a JSON save; errors name `source`."""
+        return conversation_io.parse(data, source, cls.from_json)
 
 
 # --- helpers ----------------------------------------------------------------------------------------

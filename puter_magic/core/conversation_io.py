@@ -1,18 +1,15 @@
-"""Conversations in and out: JSON data (format version 1), Markdown transcripts, and the files they are saved to.
+"""Conversations out to Markdown, and to and from files.
 
-The `Conversations` methods `to_json`, `from_json`, `to_markdown`, `save` and `load` delegate here; this module
-only uses the public face of `Conversations`, `Thread` and `Turn`.
-
-    to_json(conversations)            {"version": 1, "active": NAME, "threads": {NAME: {"system", "turns"}}}
-    from_json(data)                   checks every field; a malformed shape raises InputError saying where
     thread_markdown(thread)           `## Thread: NAME`, the system prompt as a quote, then the turns
     render(conversations, path)       the text save() writes to `path` (its suffix picks the format)
     save(conversations, path)         `.json` (everything, loadable) or `.md` (all threads); written atomically
-    load(path)                        a `.json` save; parse(data, source) reads one from bytes
-    message_to_json / message_from_json   one chat Message (tool calls and results, part lists) as JSON data
+    load(path, build)                 `build` (Conversations.from_json) of a `.json` save; parse(data, source, build)
+                                      reads one from bytes
     write_atomic(path, text)          temp file in the same folder, fsync, rename over `path`
 
-Pure: standard library, `puter_magic.datatypes`, `puter_magic.errors` and `puter_magic.core.conversation` only.
+`Conversations.to_markdown()`, `save()` and `load()` are built on these; the JSON data is `conversation_json`'s.
+
+Pure: standard library, `puter_magic.errors` and `puter_magic.core.threads` only.
 """
 
 from __future__ import annotations
@@ -22,183 +19,24 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from ..datatypes import ROLES, Message, ToolCall, Usage
 from ..errors import InputError
-from .conversation import FORMAT_VERSION, Conversations, Thread, Turn
+from .threads import Thread, Turn
 
-# --- JSON ------------------------------------------------------------------------------------------
-
-
-def to_json(conversations: Conversations) -> dict[str, Any]:
-    """Everything, as plain JSON-able data (format version 1)."""
-    threads = (conversations.thread(name) for name in conversations.names())
-    return {
-        "version": FORMAT_VERSION,
-        "active": conversations.active,
-        "threads": {
-            thread.name: {"system": thread.system, "turns": [_turn_to_json(turn) for turn in thread.turns]}
-            for thread in threads
-        },
-    }
+Loaded = TypeVar("Loaded")
 
 
-def from_json(data: Mapping[str, Any], cls: type[Conversations] = Conversations) -> Conversations:
-    """A `cls` rebuilt from `to_json()` data; a malformed shape raises InputError saying where."""
-    if not isinstance(data, Mapping):
-        raise _malformed("the data", "must be a JSON object")
-    version = data.get("version")
-    if version != FORMAT_VERSION:
-        raise _malformed("'version'", f"must be {FORMAT_VERSION}, not {version!r}")
-    threads = data.get("threads")
-    if not isinstance(threads, Mapping):
-        raise _malformed("'threads'", "must be an object of threads by name")
-    result = cls()
-    for name, raw in threads.items():
-        parsed = _thread_from_json(name, raw)
-        thread = result.thread(_json_thread_name(name))
-        thread.system, thread.turns = parsed.system, parsed.turns
-    active = _get(data, "active", (str,), "the data", default=cls.default_thread)
-    if active not in result:
-        raise _malformed("'active'", f"names no thread: {active!r}")
-    result.active = active
-    return result
+class Saveable(Protocol):
+    """What render() and save() read of a Conversations."""
 
+    def names(self) -> list[str]: ...
 
-def _malformed(where: str, problem: str) -> InputError:
-    return InputError(f"{where} {problem}", hint="this is not a puter-magic conversation save, or it was edited")
+    def to_markdown(self, thread: str | None = None) -> str: ...
 
-
-_MISSING: Any = object()
-
-
-def _get(data: Mapping[str, Any], name: str, kinds: tuple[type, ...], where: str, *, default: Any = _MISSING) -> Any:
-    """data[name], checked to be one of `kinds` (None allowed only through `kinds`); bool never counts as a number."""
-    if name not in data:
-        if default is _MISSING:
-            raise _malformed(where, f"has no {name!r}")
-        return default
-    value = data[name]
-    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        shown = (kind for kind in kinds if not (kind is int and float in kinds))  # "a number" covers both
-        expected = " or ".join(_JSON_TYPES.get(kind, kind.__name__) for kind in shown)
-        raise _malformed(f"{where}.{name}", f"must be {expected}, not {_json_type(value)}")
-    return value
-
-
-_JSON_TYPES: dict[type, str] = {
-    str: "text",
-    int: "an integer",
-    float: "a number",
-    bool: "true or false",
-    list: "a list",
-    Mapping: "an object",
-    type(None): "null",
-}
-
-
-def _json_type(value: Any) -> str:
-    kind = next((kind for kind in (bool, *_JSON_TYPES) if isinstance(value, kind)), type(value))
-    return _JSON_TYPES.get(kind, kind.__name__)
-
-
-def _json_thread_name(name: Any) -> str:
-    if not isinstance(name, str) or name != name.strip() or not name or not name.isprintable():
-        raise _malformed("'threads'", f"has an invalid thread name: {name!r}")
-    return name
-
-
-def _thread_from_json(name: str, data: Any) -> Thread:
-    values = _fields(data, {"system": (_TEXT, None), "turns": ((list,), [])}, f"thread {name!r}")
-    turns = [_turn_from_json(raw, f"thread {name!r} turn {number}") for number, raw in enumerate(values["turns"], 1)]
-    keys = [turn.key for turn in turns if turn.key is not None]
-    if len(keys) != len(set(keys)):
-        raise _malformed(f"thread {name!r}", "has two turns with the same cell key")
-    return Thread(name, values["system"] or None, turns)
-
-
-_TEXT = (str, type(None))
-_TURN_FIELDS = {
-    "prompt": ((str,), _MISSING),
-    "answer": ((str,), _MISSING),
-    "key": (_TEXT, None),
-    "model": (_TEXT, None),
-    "provider": (_TEXT, None),
-    "usage": ((Mapping, type(None)), None),
-    "interrupted": ((bool,), False),
-    "created": ((int, float), 0.0),
-}
-_USAGE_FIELDS = {
-    "input_tokens": ((int, type(None)), None),
-    "output_tokens": ((int, type(None)), None),
-    "cost_usd": ((int, float, type(None)), None),
-    "estimated": ((bool,), False),
-    "cached_tokens": ((int, type(None)), None),
-}
-
-
-def _turn_to_json(turn: Turn) -> dict[str, Any]:
-    data = {name: getattr(turn, name) for name in _TURN_FIELDS}
-    if turn.usage is not None:
-        usage = {name: getattr(turn.usage, name) for name in _USAGE_FIELDS}
-        if usage["cached_tokens"] is None:
-            del usage["cached_tokens"]  # files stay as they were unless there is something to say
-        data["usage"] = usage
-    return data
-
-
-def _fields(data: Any, schema: Mapping[str, tuple[tuple[type, ...], Any]], where: str) -> dict[str, Any]:
-    if not isinstance(data, Mapping):
-        raise _malformed(where, "must be an object")
-    return {name: _get(data, name, kinds, where, default=default) for name, (kinds, default) in schema.items()}
-
-
-def _turn_from_json(data: Any, where: str) -> Turn:
-    values = _fields(data, _TURN_FIELDS, where)
-    if values["usage"] is not None:
-        usage = _fields(values["usage"], _USAGE_FIELDS, f"{where}.usage")
-        values["usage"] = Usage(**usage)
-    values["created"] = float(values["created"])
-    return Turn(**values)
-
-
-def message_to_json(message: Message) -> dict[str, Any]:
-    """One chat message (tool calls, tool results, part lists and reasoning included), as plain JSON data."""
-    return message.to_dict()
-
-
-_MESSAGE_FIELDS = {
-    "role": ((str,), _MISSING),
-    "content": ((str, list), ""),
-    "tool_calls": ((list,), []),
-    "tool_call_id": (_TEXT, None),
-    "name": (_TEXT, None),
-    "reasoning_content": (_TEXT, None),
-}
-_CALL_FIELDS = {"id": ((str,), _MISSING), "function": ((Mapping,), _MISSING)}
-_FUNCTION_FIELDS = {"name": ((str,), _MISSING), "arguments": ((str,), "")}
-
-
-def message_from_json(data: Any, where: str = "the message") -> Message:
-    """A Message from `message_to_json()` data; a malformed shape raises InputError saying where."""
-    values = _fields(data, _MESSAGE_FIELDS, where)
-    if values["role"] not in ROLES:
-        raise _malformed(f"{where} 'role'", f"must be one of {', '.join(ROLES)}")
-    if isinstance(values["content"], list) and not all(isinstance(part, Mapping) for part in values["content"]):
-        raise _malformed(f"{where} 'content'", "must be text or a list of content-part objects")
-    calls = []
-    for number, raw in enumerate(values["tool_calls"]):
-        call = _fields(raw, _CALL_FIELDS, f"{where} tool call {number}")
-        function = _fields(call["function"], _FUNCTION_FIELDS, f"{where} tool call {number} function")
-        calls.append(ToolCall.from_text(call["id"], function["name"], function["arguments"]))
-    values["content"] = (
-        [dict(part) for part in values["content"]] if isinstance(values["content"], list) else values["content"]
-    )
-    values["tool_calls"] = tuple(calls)
-    return Message(**values)
+    def to_json(self) -> dict[str, Any]: ...
 
 
 # --- Markdown --------------------------------------------------------------------------------------
@@ -265,7 +103,7 @@ def _blockquote(text: str) -> str:
 # --- files -----------------------------------------------------------------------------------------
 
 
-def render(conversations: Conversations, path: str | os.PathLike[str]) -> str:
+def render(conversations: Saveable, path: str | os.PathLike[str]) -> str:
     """The text `save()` writes to `path`: JSON (everything, loadable) for `.json`, a transcript for `.md`."""
     target = Path(path)
     if _is_markdown(target):
@@ -275,13 +113,13 @@ def render(conversations: Conversations, path: str | os.PathLike[str]) -> str:
     raise InputError(f"cannot tell the format of {target}", hint="name the file .json (loadable) or .md")
 
 
-def save(conversations: Conversations, path: str | os.PathLike[str]) -> None:
+def save(conversations: Saveable, path: str | os.PathLike[str]) -> None:
     """Write a `.json` file (everything, loadable) or a `.md` transcript (all threads); atomically."""
     write_atomic(Path(path), render(conversations, path))
 
 
-def load(path: str | os.PathLike[str], cls: type[Conversations] = Conversations) -> Conversations:
-    """A `cls` read from a file written by `save()` as JSON."""
+def load(path: str | os.PathLike[str], build: Callable[[Any], Loaded]) -> Loaded:
+    """`build` of the JSON data of a file written by `save()`."""
     source = Path(path)
     if _is_markdown(source):
         raise InputError(f"cannot load {source}: Markdown transcripts are export only", hint="load a .json save")
@@ -291,17 +129,17 @@ def load(path: str | os.PathLike[str], cls: type[Conversations] = Conversations)
         raise InputError(f"no conversation file at {source}", hint="check the path") from None
     except OSError as exc:
         raise InputError(f"cannot read {source}: {exc.strerror or exc}", hint="check the path") from None
-    return parse(data, source, cls)
+    return parse(data, source, build)
 
 
-def parse(data: bytes, source: str | os.PathLike[str], cls: type[Conversations] = Conversations) -> Conversations:
-    """A `cls` read from the bytes of a JSON save; errors name `source`."""
+def parse(data: bytes, source: str | os.PathLike[str], build: Callable[[Any], Loaded]) -> Loaded:
+    """`build` of the JSON data in the bytes of a save; errors name `source`."""
     try:
         loaded = json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # bad JSON or bad UTF-8
         raise InputError(f"{source} is not a JSON file: {exc}", hint="load a .json save") from None
     try:
-        return cls.from_json(loaded)
+        return build(loaded)
     except InputError as exc:
         raise InputError(f"{source}: {exc.message}", hint=exc.hint) from None
 

@@ -18,29 +18,12 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import inspect
 from typing import Any
+
+from ..widgets.kernel import comms_while_awaiting
 
 PREFIX = "get_ipython().run_cell_magic('puter', "
 AWAIT = "await get_ipython().magics_manager.registry[{owner!r}].ask_async({line!r}, {cell!r})\n"
-
-
-def comms_while_awaiting(shell: Any) -> bool:
-    """True when the shell's kernel handles widget messages while a cell awaits (ipykernel ≥ 7.4)."""
-    dispatch = getattr(getattr(shell, "kernel", None), "dispatch_shell", None)
-    if dispatch is None:
-        return False
-    try:
-        return "concurrent" in inspect.signature(dispatch).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def stop_reaches_answers(shell: Any) -> bool:
-    """Whether a Stop click is handled while an answer streams: %%puter cells (and top-level `await`) await."""
-    magics = shell.magics_manager.registry.get("PuterMagics") if shell is not None else None
-    awaiter = getattr(magics, "awaiter", None)
-    return awaiter.active if awaiter is not None else comms_while_awaiting(shell)
 
 
 def magic_call(lines: list[str]) -> tuple[str, str] | None:

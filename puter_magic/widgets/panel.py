@@ -26,11 +26,11 @@ from IPython import get_ipython
 from ..core.sessions import Session, session
 from ..datatypes import ProviderStatus
 from ..errors import PuterError
-from ..notebook.awaiting import stop_reaches_answers
 from ..providers.base import Provider
 from ..providers.registry import PUTER
 from ..redact import redact
 from .jobs import Jobs, Quiet, done_future
+from .kernel import stop_reaches_answers
 from .login import HIDDEN, SHOWN, LoginBox
 from .text import (
     CHECKING,
