@@ -75,6 +75,8 @@ PURE = [
     "server/openai_format.py",
     "server/openai_request.py",
     "server/openai_errors.py",
+    "server/responses_request.py",
+    "server/responses_format.py",
 ]
 UI_LIBRARIES = {"IPython", "ipywidgets", "traitlets", "ipykernel"}
 UI_ALLOWED = ("notebook/", "widgets/")

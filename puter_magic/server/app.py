@@ -1,6 +1,7 @@
 """The proxy's ASGI app: a Session served as an OpenAI-compatible endpoint.
 
     POST /v1/chat/completions   JSON, or SSE (`data: {...}` lines, then `data: [DONE]`) when `stream` is true
+    POST /v1/responses          OpenAI's Responses API, stateless (`responses_endpoint`)
     GET  /v1/models             every model of the session's provider
     GET  /v1/models/{id}        one of them (ids may contain `/` and `:`), 404 `model_not_found` otherwise
     GET  /health                liveness and provider; with the key also upstream reachability and the signed-in user
@@ -56,6 +57,7 @@ from .asgi import (
     shutting_down,
 )
 from .paths import TolerantPaths
+from .responses_endpoint import ResponsesEndpoint
 
 MAX_BODY = 4 * 1024 * 1024
 HEALTH_TIMEOUT = 5.0
@@ -245,6 +247,7 @@ def build_app(session: Session, *, key: str, allow_origins: Sequence[str] = (), 
     proxy = ProxyApp(session, key=key, max_body=max_body)
     routes = [
         Route("/v1/chat/completions", proxy.guarded(proxy.chat_completions), methods=["POST"]),
+        Route("/v1/responses", proxy.guarded(ResponsesEndpoint(proxy)), methods=["POST"]),
         Route("/v1/models", proxy.guarded(proxy.models), methods=["GET"]),
         Route("/v1/models/{model_id:path}", proxy.guarded(proxy.model), methods=["GET"]),
         Route("/health", proxy.guarded(proxy.health), methods=["GET"]),

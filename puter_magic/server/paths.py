@@ -24,7 +24,7 @@ class TolerantPaths:
         await self.app(scope, receive, send)
 
 
-_API_ROOTS = ("/models", "/chat/completions")
+_API_ROOTS = ("/models", "/chat/completions", "/responses")
 
 
 def tidy_path(path: str) -> str:

@@ -1,0 +1,132 @@
+"""`POST /v1/responses`: OpenAI's Responses API over the session, stateless (see `responses_request` for what is
+carried, accepted or refused, and `responses_format` for the answers and the streamed events).
+
+The plumbing is the chat endpoint's (`app.ProxyApp`): work on the session's loop thread, the client watched (one
+that leaves cancels the upstream request), errors before the first event keep their HTTP status, and Ctrl-C on
+`puter-magic serve` ends an open answer as a failed response. Events are sent as `event: <type>` / `data: {...}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
+from typing import Any, Protocol
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.types import Send
+
+from ..core.loop import Stop
+from ..core.sessions import Session
+from ..datatypes import StreamEvent
+from ..providers.base import Provider
+from ..wire import jsontext
+from . import openai_format as fmt
+from .asgi import SSE_HEADERS, ProxyStats, Watched, error_reply, send_json, shutting_down
+from .responses_format import ResponseEventWriter, response_object
+from .responses_request import ResponsesCall, parse_responses_request
+
+
+class Host(Protocol):
+    """What the endpoint needs of the ProxyApp it is mounted on."""
+
+    session: Session
+    stats: ProxyStats
+    closing: bool
+    _answering: set[Stop]
+
+    def _answer_stop(self) -> Stop: ...
+
+    async def _body(self, request: Request) -> bytes: ...
+
+
+class ResponsesEndpoint:
+    def __init__(self, host: Host) -> None:
+        self.host = host
+
+    async def __call__(self, request: Request) -> Response:
+        try:
+            body = await self.host._body(request)
+        except ClientDisconnect:
+            return Response(status_code=499)  # nobody is listening any more
+        call = parse_responses_request(fmt.parse_body(body))
+        if self.host.closing:
+            raise shutting_down()
+        provider = self.host.session.provider  # resolved here, where a failure is still answered as JSON
+        produce = self._stream(provider, call) if call.stream else self._complete(provider, call)
+        return Watched(produce, self.host.stats)
+
+    def _complete(self, provider: Provider, call: ResponsesCall) -> Callable[[Send], Awaitable[None]]:
+        host = self.host
+
+        async def produce(send: Send) -> None:
+            stop = host._answer_stop()
+            try:
+                completion = await host.session.loop.run_async(provider.complete(call.request), stop=stop)
+                answer = response_object(completion, call, created_at=int(time.time()))
+            except (Exception, asyncio.CancelledError) as exc:
+                if isinstance(exc, asyncio.CancelledError) and not stop.requested:
+                    raise  # the client left
+                reply = error_reply(shutting_down() if stop.requested else exc, host.stats)
+                await send_json(send, reply.status, reply.body, reply.headers)
+                return
+            finally:
+                host._answering.discard(stop)
+            host.stats.completions += 1
+            await send_json(send, 200, answer)
+
+        return produce
+
+    def _stream(self, provider: Provider, call: ResponsesCall) -> Callable[[Send], Awaitable[None]]:
+        host = self.host
+
+        async def produce(send: Send) -> None:
+            stop = host._answer_stop()
+            source = host.session.loop.aiterate(lambda: provider.stream(call.request), stop=stop)
+            try:
+                async with aclosing(source) as events:  # closing it cancels the producer on the loop thread
+                    try:
+                        first: StreamEvent | None = await anext(events, None)
+                        if stop.requested:
+                            raise shutting_down()
+                    except Exception as exc:  # before the first event the error keeps its HTTP status
+                        reply = error_reply(exc, host.stats)
+                        await send_json(send, reply.status, reply.body, reply.headers)
+                        return
+                    await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+                    host.stats.streams_open += 1
+                    try:
+                        await self._pump(send, call, first, events, stop)
+                    finally:
+                        host.stats.streams_open -= 1
+            finally:
+                host._answering.discard(stop)
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        return produce
+
+    async def _pump(
+        self, send: Send, call: ResponsesCall, first: StreamEvent | None, events: AsyncIterator[StreamEvent], stop: Stop
+    ) -> None:
+        writer = ResponseEventWriter(call, int(time.time()))
+        await send_events(send, writer.start())
+        try:
+            event = first
+            while event is not None:
+                await send_events(send, writer.feed(event))
+                event = await anext(events, None)
+            if stop.requested and not writer.finished:  # ended by shut_down(), not by the answer
+                raise shutting_down()
+            await send_events(send, writer.finish())  # nothing when a Finished event came
+        except Exception as exc:  # after the first event: an error event, then response.failed
+            await send_events(send, writer.fail(error_reply(exc, self.host.stats).body["error"]))
+            return
+        self.host.stats.completions += 1
+
+
+async def send_events(send: Send, events: list[dict[str, Any]]) -> None:
+    for event in events:
+        frame = b"event: " + event["type"].encode() + b"\ndata: " + jsontext.dumps(event) + b"\n\n"
+        await send({"type": "http.response.body", "body": frame, "more_body": True})
