@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: setup demo test lint typecheck unit notebooks servers local-model browser bench bench-peers clean clean-servers clean-bench
+.PHONY: setup demo test lint typecheck unit notebooks servers local-model browser node-clients bench bench-peers clean clean-servers clean-bench
 
 setup: $(STAMP)
 
@@ -54,7 +54,12 @@ browser:
 	test -x /usr/bin/chromium || { $(SUDO) apt-get update -q && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
-unit: setup servers browser
+# Cline's client stacks (openai-node, ai + @ai-sdk/openai-compatible) from the npm registry into .cache/node-clients,
+# for tests/test_cline_requests.py. Idempotent, cached.
+node-clients:
+	bash tests/clients/setup_node_clients.sh
+
+unit: setup servers browser node-clients
 	$(BIN)/python -m pytest
 
 notebooks: setup local-model
