@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..datatypes import Answer
 from ..errors import InputError
+
+if TYPE_CHECKING:
+    from ..datatypes import Answer
 
 FORMATS = ("markdown", "text", "code", "json")
 _FENCE = re.compile(

@@ -28,6 +28,7 @@ from ..redact import configure_logging, logger
 from .answering import Answering, Transcript
 from .autosave import Autosave
 from .conversation import Conversations, Turn
+from .first_session import session_made
 from .loop import LoopThread, Stop, default_loop
 
 DEFAULT_BUDGET = 8192
@@ -383,6 +384,7 @@ def session() -> Session:
     with _session_lock:
         if _session is None:
             _session = Session()
+            session_made(_session)
         return _session
 
 

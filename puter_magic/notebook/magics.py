@@ -7,18 +7,20 @@
 
 Settings are traitlets, so `%config PuterMagics.default_model = "gpt-5-nano"` and `ipython_config.py` work.
 Expected failures become one-line UsageErrors (no traceback); see errors.py for what each one suggests.
+
+`%load_ext` imports what registering the magics needs; the session, the commands, the batch machinery and the
+display load on first use (tests/test_load_ext.py holds the list).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
@@ -26,21 +28,19 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, observe, validate
 
-from ..batches.run import Plan
-from ..batches.run import arun as arun_batch
-from ..batches.run import run as run_batch
-from ..batches.values import BatchResult, Rows
-from ..core.answering import Transcript
+from ..core import first_session
 from ..core.formats import FORMATS, bundle, value_of
-from ..core.interpolate import interpolate
-from ..core.sessions import Session, session
-from ..datatypes import Answer
 from ..errors import InputError, PuterError, spell
-from ..reports import Report
-from . import commands
 from .awaiting import CellAwaiter
-from .display import AnswerView, in_terminal
-from .map_cell import interrupted_message, map_plan
+
+if TYPE_CHECKING:
+    from ..batches.run import Plan
+    from ..batches.values import BatchResult, Rows
+    from ..core.answering import Transcript
+    from ..core.sessions import Session
+    from ..datatypes import Answer
+    from ..reports import Report
+    from .display import AnswerView
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -118,26 +118,45 @@ class PuterMagics(Magics):
 
     def __init__(self, shell: Any = None, session_: Session | None = None, **kwargs: Any) -> None:
         # Set before the traitlets machinery loads config, which fires the observers below.
-        self.session = session_ if session_ is not None else session()
+        self._session = session_  # None: the shared session, configured when it is made (see `session`)
         self.cell_id: str | None = None
         self.awaiter = CellAwaiter(shell) if shell is not None else None
         self._loading = True  # the shell's config is being applied (see _start_autosave)
         super().__init__(shell=shell, **kwargs)
         self._loading = False
         self._apply_config()
+        if self._session is None:
+            first_session.when_made(self._adopt)
+
+    @property
+    def session(self) -> Session:
+        """The session the magics ask; the shared one is made on first use, not at `%load_ext`."""
+        if self._session is None:
+            from ..core.sessions import session
+
+            self._adopt(session())
+        assert self._session is not None
+        return self._session
+
+    def _adopt(self, session: Session) -> None:
+        if self._session is None:
+            self._session = session
+            self._apply_config()
 
     def _apply_config(self) -> None:
-        if self.default_model and not self.session.model:
-            self.session.set_model(self.default_model)
-        self.session.temperature = self.temperature
-        self.session.max_tokens = self.max_tokens
         if self.awaiter is not None:
             self.awaiter.wanted = self.stoppable
+        if self._session is None:
+            return  # applied when the shared session is made
+        if self.default_model and not self._session.model:
+            self._session.set_model(self.default_model)
+        self._session.temperature = self.temperature
+        self._session.max_tokens = self.max_tokens
 
     @observe("default_model", "temperature", "max_tokens", "stoppable")
     def _on_config_change(self, change: dict[str, Any]) -> None:
-        if change["name"] == "default_model":
-            self.session.set_model(change["new"])
+        if change["name"] == "default_model" and self._session is not None:
+            self._session.set_model(change["new"])
         self._apply_config()
 
     @validate("autosave")
@@ -173,6 +192,8 @@ class PuterMagics(Magics):
         if cell is None:
             if line.strip() in ("-h", "--help"):  # where IPython sends an empty `%%puter --help` cell
                 return options_report()
+            from . import commands
+
             return commands.run(self, line)
         return self.ask(line, cell)
 
@@ -205,6 +226,9 @@ class PuterMagics(Magics):
             raise UsageError(error.one_line()) from None
 
     def _prepare(self, args: Any, cell: str) -> tuple[Any, AnswerView, str]:
+        from ..core.interpolate import interpolate
+        from .display import AnswerView, in_terminal
+
         fmt = args.format or self.default_format
         prompt = cell if args.raw else interpolate(cell, self.namespace())
         exchange = self.session.prepare(
@@ -246,23 +270,32 @@ class PuterMagics(Magics):
 
     def map(self, args: Any, cell: str) -> None:
         """--map VAR: the cell is a template asked for every item of VAR, many at once (see notebook/map_cell.py)."""
+        from ..batches.run import run as run_batch
+
         plan, rows = self._map_plan(args, cell)
         result = run_batch(plan)
         self._show_map(args, rows.shaped(result), result)
 
     async def amap(self, args: Any, cell: str) -> None:
         """map() on the kernel's loop, so that the panel's Stop (like the kernel's interrupt) can end it."""
+        from ..batches.run import arun as arun_batch
+
         plan, rows = self._map_plan(args, cell)
         result = await arun_batch(plan)
         self._show_map(args, rows.shaped(result), result)
 
     def _map_plan(self, args: Any, cell: str) -> tuple[Plan, Rows]:
+        from .display import in_terminal
+        from .map_cell import map_plan
+
         fmt, terminal = args.format or self.default_format, in_terminal(self.shell)
         return map_plan(self.session, args, cell.strip("\n"), self.namespace(), fmt=fmt, terminal=terminal)
 
     def _show_map(self, args: Any, value: Any, result: BatchResult) -> None:
         if args.out:
             self.namespace()[args.out] = value
+        from .map_cell import interrupted_message
+
         if not args.quiet:
             display(result)
         if result.interrupted:
@@ -270,6 +303,8 @@ class PuterMagics(Magics):
 
     def _receive(self, exchange: Any, view: AnswerView, *, stream: bool) -> Answer:
         """Stream (or wait for) the answer into `view`; keep the turn once it is complete, stopped or interrupted."""
+        from ..core.answering import Transcript
+
         if not stream:
             return self.session.complete(exchange)
         transcript = Transcript(self.session, exchange)
@@ -286,6 +321,10 @@ class PuterMagics(Magics):
 
     async def _areceive(self, exchange: Any, view: AnswerView, *, stream: bool) -> Answer | None:
         """_receive() on the kernel's loop: its interrupt arrives as CancelledError. None: stopped before an answer."""
+        import asyncio
+
+        from ..core.answering import Transcript
+
         transcript = Transcript(self.session, exchange)
         if not stream:
             try:
@@ -320,6 +359,8 @@ class PuterMagics(Magics):
 
 
 def options_report() -> Report:
+    from ..reports import Report
+
     text = cell_help()
     return Report(f"```text\n{text}\n```", text)
 
@@ -350,3 +391,4 @@ def unload(shell: Any) -> None:
                 shell.events.unregister("pre_run_cell", configurable.on_pre_run_cell)
             if configurable.awaiter is not None:
                 configurable.awaiter.uninstall()
+            first_session.forget(configurable._adopt)
