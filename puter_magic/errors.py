@@ -19,7 +19,8 @@
     │   ├── InsufficientFunds        402 `insufficient_funds`, or the v1-era `usage_limited` answer
     │   ├── RateLimited              429; `retry_after` in seconds when the server said
     │   ├── BadRequest               400: the request was refused as malformed
-    │   │   └── ModelNotFound        the model id is unknown to the provider
+    │   │   ├── ModelNotFound        the model id is unknown to the provider
+    │   │   └── ContextOverflow      the prompt does not fit the model's window; `window` when the server said
     │   ├── NotFound                 404: no such route, driver or method
     │   └── ServerError              5xx, or an upstream provider failed
     └── StreamError                  a streamed answer went wrong after it started
@@ -228,6 +229,17 @@ class ModelNotFound(BadRequest):
     """Raised when the provider does not know the model."""
 
     hint = "pick a model from `{puter} models`"
+
+
+class ContextOverflow(BadRequest):
+    """Raised when the request is longer than the model's context window (`window`, `requested` in tokens, if said)."""
+
+    hint = "shorten the prompt, or the thread (`{puter} clear` empties it)"
+
+    def __init__(self, message: str, *, window: int | None = None, requested: int | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.window = window
+        self.requested = requested
 
 
 class NotFound(APIError):

@@ -14,6 +14,7 @@ from puter_magic.errors import (
     BadRequest,
     ConfigurationError,
     ConnectionFailed,
+    ContextOverflow,
     ModelNotFound,
     RateLimited,
     ServerError,
@@ -201,7 +202,7 @@ async def test_an_error_event_inside_the_stream():
                     "type": "exceed_context_size_error",
                 }
             },
-            BadRequest,
+            ContextOverflow,
             "context size",
         ),
     ],
@@ -265,10 +266,18 @@ async def test_the_key_goes_only_to_its_own_origin_and_redirects_are_not_followe
     assert "sk-local-secret-123" not in repr(provider)
 
 
-async def test_models_tolerate_extra_keys():
+async def test_models_tolerate_extra_keys_and_name_the_window_the_server_runs_with():
     body = {
         "object": "list",
-        "data": [{"id": "tiny", "object": "model", "created": 1.5, "owned_by": "me", "meta": {"n_ctx_train": 2048}}],
+        "data": [
+            {
+                "id": "tiny",
+                "object": "model",
+                "created": 1.5,
+                "owned_by": "me",
+                "meta": {"n_ctx": 2048, "n_ctx_train": 8192},
+            }
+        ],
         "models": [{"name": "tiny"}],
     }
     provider = provider_for(lambda r: httpx.Response(200, json=body))

@@ -6,7 +6,9 @@ followed); the Puter token is never part of this provider.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Any
@@ -25,12 +27,16 @@ from ..datatypes import (
     TextDelta,
     Usage,
 )
-from ..errors import ConnectionFailed, MalformedStream, PuterError, StreamFailed, StreamTruncated
+from ..errors import APIError, ConnectionFailed, MalformedStream, PuterError, StreamFailed, StreamTruncated
 from ..redact import excerpt, register_secret
 from ..wire.decoders import SSEDecoder
 from ..wire.transport import Policy, decoded, json_or_text, make_client, open_response, retry_after_of, status_error
 from . import openai_wire as wire
+from . import windows
 from .openai_wire import normalize_base_url
+from .server_errors import context_overflow, without_internals
+
+TOKEN_CACHE = 512  # texts whose /tokenize count is remembered (most recent first)
 
 
 class OpenAIProvider:
@@ -51,6 +57,10 @@ class OpenAIProvider:
         register_secret(api_key)
         self._policy = policy or Policy(first_byte_timeout=300.0, max_retries=2)
         self._client = make_client(self._policy, origins=(self.base_url,), transport=transport)
+        self.root = self.base_url.removesuffix("/v1")  # llama.cpp's /props and /tokenize, Ollama's /api/show
+        self._windows: dict[str, int | None] = {}
+        self._token_counts: OrderedDict[str, int] = OrderedDict()
+        self._can_tokenize: bool | None = None  # None: not asked yet
 
     def __repr__(self) -> str:
         return f"<OpenAIProvider {self.name} {self.base_url}{' (key set)' if self._api_key else ''}>"
@@ -71,11 +81,11 @@ class OpenAIProvider:
         error = status_error(response.status_code, message, code=code, body=data, retry_after=retry_after_of(response))
         return wire.refine(error)
 
-    def _open(self, method: str, path: str, body: Any = None) -> Any:
+    def _open(self, method: str, path: str, body: Any = None, *, root: bool = False) -> Any:
         return open_response(
             self._client,
             method,
-            self.base_url + path,
+            (self.root if root else self.base_url) + path,
             policy=self._policy,
             error_for=self._error_for,
             json_body=body,
@@ -97,6 +107,50 @@ class OpenAIProvider:
         hint = wire.START_HINTS.get(self.name)
         text = f"nothing answers at {self.base_url}" + (f" — is {self.name} running? {hint}" if hint else "")
         return ConnectionFailed(text, hint="check the URL, or start the server")
+
+    async def _probe(self, method: str, path: str, body: Any = None, *, root: bool = True) -> Any:
+        """The JSON at `path` (below the server's root, or its base URL), or None when the server has no such
+        endpoint or fails there."""
+        try:
+            async with self._open(method, path, body, root=root) as response:
+                return json.loads(await response.aread())
+        except (APIError, ConnectionFailed, MalformedStream, ValueError):
+            return None
+
+    async def context_window(self, model: str) -> int | None:
+        """The model's context window in tokens, from wherever the server says it (windows.py); asked once per
+        model, None when the server does not say."""
+        if model not in self._windows:
+            window = windows.from_models_list(await self._probe("GET", "/models", root=False), model)
+            for probe in windows.PROBES:
+                if window:
+                    break
+                if probe == "props":
+                    window = windows.from_props(await self._probe("GET", "/props"))
+                elif probe == "ollama":
+                    window = windows.from_ollama_show(await self._probe("POST", "/api/show", {"model": model}))
+                else:
+                    window = windows.from_models_list(await self._probe("GET", "/api/v0/models"), model)
+            self._windows[model] = window
+        return self._windows[model]
+
+    async def count_tokens(self, text: str) -> int | None:
+        """`text` in the server's own tokens (llama.cpp's /tokenize), remembered; None when the server cannot say."""
+        key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+        if key in self._token_counts:
+            self._token_counts.move_to_end(key)
+            return self._token_counts[key]
+        if self._can_tokenize is False:
+            return None
+        answer = await self._probe("POST", "/tokenize", {"content": text})
+        tokens = answer.get("tokens") if isinstance(answer, dict) else None
+        self._can_tokenize = isinstance(tokens, list)
+        if not isinstance(tokens, list):
+            return None
+        self._token_counts[key] = len(tokens)
+        if len(self._token_counts) > TOKEN_CACHE:
+            self._token_counts.popitem(last=False)
+        return len(tokens)
 
     async def models(self) -> list[ModelInfo]:
         return wire.parse_models(await self._json("GET", "/models"), self.name)
@@ -131,9 +185,11 @@ class OpenAIProvider:
                     async for events in reads:
                         for event in events:  # no generator layer inside: this loop runs once per token
                             if event.data == "[DONE]":
+                                if finish_reason is None and not texts and not calls.calls():
+                                    break  # nothing but [DONE]: LM Studio's way of failing; see below
                                 for call in calls.calls():
                                     yield call
-                                yield Finished(usage or Usage(), finish_reason, model)
+                                yield Finished(usage or Usage(), finish_reason, str(model))
                                 return
                             try:
                                 chunk = json.loads(event.data)
@@ -143,7 +199,8 @@ class OpenAIProvider:
                             if not isinstance(chunk, dict):
                                 continue
                             if "error" in chunk:
-                                raise StreamFailed(wire.error_fields(chunk)[0], partial="".join(texts))
+                                raise self._stream_error(chunk, "".join(texts))
+                            model = chunk.get("model") or model  # the model that answers, whatever was asked
                             if chunk.get("usage"):
                                 usage = wire.parse_usage(chunk["usage"])
                             for choice in chunk.get("choices") or ():
@@ -159,12 +216,31 @@ class OpenAIProvider:
                                     calls.feed(delta["tool_calls"])
                                 if choice.get("finish_reason"):
                                     finish_reason = choice["finish_reason"]
-                                    model = str(chunk.get("model") or model)
         except ConnectionFailed as error:
             raise self._unreachable(error) from None
+        if finish_reason is None and not texts and not calls.calls():
+            # An empty stream that just ends (llama-cpp-python) or holds only [DONE] (LM Studio) is how these
+            # servers fail, say on a context overflow.
+            # The same request once more, not streamed, gets the server's reason (or the answer it can give).
+            completion = await self.complete(request)
+            yield TextDelta(completion.text)
+            for call in completion.tool_calls:
+                yield call
+            yield Finished(completion.usage, completion.finish_reason, completion.model)
+            return
         if finish_reason is None:
             partial = "".join(texts)
             raise StreamTruncated("the stream ended before the server said the answer was complete", partial=partial)
         for call in calls.calls():
             yield call
-        yield Finished(usage or Usage(), finish_reason, model)  # servers such as transformers serve send no [DONE]
+        yield Finished(usage or Usage(), finish_reason, str(model))  # servers such as transformers serve send no [DONE]
+
+    @staticmethod
+    def _stream_error(chunk: dict[str, Any], partial: str) -> PuterError:
+        """An in-band `{"error": …}` event: a ContextOverflow before any text, else StreamFailed; no internals."""
+        message, code = wire.error_fields(chunk)
+        message = without_internals(message)
+        overflow = context_overflow(message, code, chunk)
+        if overflow is not None and not partial:
+            return wire.overflow_error(message, overflow, code=code, body=chunk)
+        return StreamFailed(message, partial=partial)

@@ -15,7 +15,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..datatypes import ChatRequest, Completion, ModelInfo, ToolCall, Usage, as_mapping, content_text
-from ..errors import APIError, AuthenticationError, BadRequest, ConfigurationError, ModelNotFound, NotFound
+from ..errors import (
+    APIError,
+    AuthenticationError,
+    BadRequest,
+    ConfigurationError,
+    ContextOverflow,
+    ModelNotFound,
+    NotFound,
+)
+from . import windows
+from .server_errors import Overflow, context_overflow, without_internals
 
 LOCAL_MODEL_PORT = 4102  # `puter-magic local-model`: SmolLM2-135M on llama-server (local_model.py)
 
@@ -101,10 +111,18 @@ def error_fields(body: Mapping[str, Any] | str) -> tuple[str, str | None]:
 
 
 def refine(error: APIError) -> APIError:
-    """An unknown model arrives as 404 (OpenAI, Ollama) or 400 (llama-server's router); a 401 is about the key."""
+    """An unknown model arrives as 404 (OpenAI, Ollama) or 400 (llama-server's router); a 401 is about the key;
+    a prompt longer than the window in any server's words is a ContextOverflow (400, or llama-cpp-python's 500);
+    traceback frames and internal paths leave the message (server_errors.py)."""
     if isinstance(error, AuthenticationError):
         error.hint = "check the server's API key (`{key-env}`)"
         return error
+    cleaned = without_internals(error.message)
+    if cleaned != error.message:
+        error.message, error.args = cleaned, (cleaned,)
+    overflow = context_overflow(error.message, error.code, error.body)
+    if overflow is not None:  # llama-cpp-python says it with a 500
+        return overflow_error(error.message, overflow, status_code=error.status_code, code=error.code, body=error.body)
     text = error.message.lower()
     if (
         isinstance(error, (BadRequest, NotFound))
@@ -112,6 +130,15 @@ def refine(error: APIError) -> APIError:
         and ("not found" in text or "does not exist" in text)
     ):
         return ModelNotFound(error.message, status_code=error.status_code, code=error.code, body=error.body)
+    return error
+
+
+def overflow_error(message: str, overflow: Overflow, **fields: Any) -> ContextOverflow:
+    """The ContextOverflow for a recognised overflow; the hint names the window when the server said it."""
+    error = ContextOverflow(message, window=overflow.window, requested=overflow.requested, **fields)
+    if overflow.window:
+        window = f"{overflow.window:,}"
+        error.hint = f"the model's window is {window} tokens: shorten the prompt or the thread (`{{puter}} clear`)"
     return error
 
 
@@ -195,13 +222,18 @@ def parse_models(data: Any, provider: str) -> list[ModelInfo]:
     models = []
     for item in items or ():
         if isinstance(item, Mapping) and item.get("id"):
-            meta = as_mapping(item.get("meta"))
-            context = item.get("context_length") or item.get("max_model_len") or meta.get("n_ctx_train")
-            models.append(
-                ModelInfo(
-                    id=str(item["id"]),
-                    provider=provider,
-                    context=context if isinstance(context, int) else None,
-                )
-            )
+            models.append(ModelInfo(id=str(item["id"]), provider=provider, context=windows.from_models_item(item)))
     return models
+
+
+def answered_by_another(requested: str, answered: str | None) -> bool:
+    """True when the answer names a model other than the one asked for (llama-cpp-python and single-model
+    llama-server answer any name with the one model they have). A revision (`@main`) or tag (`:latest`) the
+    server appends, or a path prefix it strips, is the same model."""
+    if not answered or not requested:
+        return False
+
+    def bare(name: str) -> str:
+        return name.strip().lower().split("@")[0].removesuffix(":latest").rsplit("/", 1)[-1]
+
+    return bare(requested) != bare(answered)

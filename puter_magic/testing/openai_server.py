@@ -15,7 +15,9 @@ tool-call quirks of shared/openai-servers.md:
 - `reject_null_content=True` (llama-cpp-python): an assistant message with `tool_calls` whose `content` is null or
   missing is a 500 (its body is OpenAI-shaped; the wording is ours);
 - `tool_content=""` (llama-server): the non-streamed `content` beside tool calls is "" instead of null.
-`seen` records the path, headers and JSON body of every request.
+`seen` records the path, headers and JSON body of every request. Windows, context overflows in each server's words
+and an answer from another model than the one asked: `window`, `overflow`, `shape`, `answer_model`
+(testing/openai_quirks.py).
 
     with LocalOpenAI(api_key="sk-test") as server:
         server.base_url        # http://127.0.0.1:PORT/v1
@@ -38,6 +40,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from puter_magic.testing.models import split_words
+from puter_magic.testing.openai_quirks import describe_model, overflow_answer, window_routes
 from puter_magic.testing.runner import serve
 from puter_magic.testing.scripted import EMPTY_SCRIPT_TEXT, Script, ScriptedCall, ScriptedReply
 from puter_magic.wire.jsontext import dumps
@@ -64,6 +67,10 @@ class OpenAIOptions:
     repeat_tool_ids: bool = False
     reject_null_content: bool = False
     tool_content: str | None = None
+    window: int | None = None
+    overflow: str = "openai"  # openai_quirks.OVERFLOWS
+    shape: str | None = None  # "llama.cpp", "vllm", "ollama" or "lmstudio": where the window is told
+    answer_model: str | None = None
     script: Script = field(default_factory=Script)
     rng: random.Random = field(default_factory=random.Random)
     seen: list[dict[str, Any]] = field(default_factory=list)  # path, headers and body of every request, for tests
@@ -92,7 +99,7 @@ def build_openai_app(options: OpenAIOptions | None = None) -> Starlette:
     async def models(request: Request) -> Response:
         if not authorized(request):
             return _error(401, "Invalid API Key", "authentication_error", 401)
-        data = [{"id": m, "object": "model", "created": 0, "owned_by": "local"} for m in MODELS]
+        data = [describe_model(opts, {"id": m, "object": "model", "created": 0, "owned_by": "local"}) for m in MODELS]
         return _JSON({"object": "list", "data": data})
 
     async def completions(request: Request) -> Response:
@@ -105,8 +112,13 @@ def build_openai_app(options: OpenAIOptions | None = None) -> Starlette:
         opts.seen[-1]["body"] = body
         if not isinstance(body, dict) or "messages" not in body:
             return _error(400, "'messages' is required", "invalid_request_error")
+        overflowed = overflow_answer(opts, body)
+        if overflowed is not None:
+            return overflowed
         if body.get("model") == TOOLS_MODEL:
             return _tools_answer(body, opts)
+        if opts.answer_model:
+            body["model"] = opts.answer_model
         if body.get("model") not in MODELS:
             return _error(
                 404, f"The model `{body.get('model')}` does not exist", "invalid_request_error", "model_not_found"
@@ -128,6 +140,7 @@ def build_openai_app(options: OpenAIOptions | None = None) -> Starlette:
         routes=[
             Route("/v1/models", models, methods=["GET"]),
             Route("/v1/chat/completions", completions, methods=["POST"]),
+            *window_routes(opts, MODELS),
         ]
     )
 

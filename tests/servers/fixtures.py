@@ -3,6 +3,7 @@
     llama_server           llama.cpp `llama-server`, one model (alias "tiny"), -c 2048 -np 1
     llama_server_with_key  the same with --api-key (the key is in .api_key)
     llama_router           llama-server in router mode (--models-dir): models "tiny", "tiny-b", "tiny-c"
+    llama_small_context    llama-server with the tiny model and a 512-token window (-c 512): context overflows
     llama_tools_server     llama-server with the tool-calling model (alias "tiny-tools", make_tiny_tools_gguf.py),
                            -c 4096 (a tools prompt is ~600 tokens)
     transformers_server    `transformers serve` with the tiny random Llama "puter-magic/tiny-llama"
@@ -51,7 +52,14 @@ TF_MODEL = "puter-magic/tiny-llama"
 
 SETUP_TIMEOUT = 1200.0  # seconds for one set-up script run from scratch
 START_TIMEOUT = {"llama": 30.0, "transformers": 120.0}  # seconds from spawn to ready
-SERVER_FIXTURES = {"llama_server", "llama_server_with_key", "llama_router", "llama_tools_server", "transformers_server"}
+SERVER_FIXTURES = {
+    "llama_server",
+    "llama_server_with_key",
+    "llama_small_context",
+    "llama_router",
+    "llama_tools_server",
+    "transformers_server",
+}
 BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 
@@ -135,7 +143,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Give a test that will run a set-up from scratch time for it (pytest-timeout counts fixture set-up)."""
     uncached = set()
     if not _llama_cached():
-        uncached |= {"llama_server", "llama_server_with_key", "llama_router", "llama_tools_server"}
+        uncached |= SERVER_FIXTURES - {"transformers_server"}
     if not _transformers_cached():
         uncached.add("transformers_server")
     for item in items:
@@ -226,6 +234,13 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory, llama_setup: Path) ->
 @pytest.fixture(scope="session")
 def llama_server_with_key(tmp_path_factory: pytest.TempPathFactory, llama_setup: Path) -> Iterator[RealServer]:
     yield from _start_llama(tmp_path_factory, llama_setup, "llama-server-key", f"sk-test-{secrets.token_hex(8)}")
+
+
+@pytest.fixture(scope="session")
+def llama_small_context(tmp_path_factory: pytest.TempPathFactory, llama_setup: Path) -> Iterator[RealServer]:
+    """A 512-token window: a few hundred characters overflow it (the tiny model spends about one token per byte)."""
+    model = ("/models/tiny.gguf", "tiny")
+    yield from _start_llama(tmp_path_factory, llama_setup, "llama-server-512", None, model, context=512)
 
 
 @pytest.fixture(scope="session")
