@@ -18,7 +18,7 @@ from puter_magic.datatypes import (
 )
 from puter_magic.errors import RateLimited, ServerError, StreamFailed
 from puter_magic.providers.base import Provider
-from puter_magic.testing.memory import Gate, MemoryProvider
+from puter_magic.testing.memory import Gate, GateTimeout, MemoryProvider
 
 pytestmark = pytest.mark.anyio
 
@@ -164,3 +164,12 @@ def test_a_session_adopts_the_provider_under_its_name(memory_provider, memory_se
     memory_provider.enqueue("scripted")
     assert memory_session.chat("question").text == "scripted"
     assert memory_provider.requests[-1].model == "memory-model"
+
+
+async def test_a_gate_never_released_fails_the_reply_after_its_timeout():
+    memory = MemoryProvider()
+    gate = Gate(timeout=0.01)
+    memory.enqueue("before", gate, "after")
+    with pytest.raises(GateTimeout, match=r"not released within 0\.01 s"):
+        await events(memory)
+    assert gate.arrivals == 1 and gate.waiting == 0 and gate.cancelled == 0

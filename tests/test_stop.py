@@ -2,8 +2,8 @@
 on every way of asking, and the panel's Stop button. (A real kernel and a real browser: test_kernel.py and
 tests/browser/.)
 
-Stops are timed by the answer itself: the test presses Stop once the consumer has taken N pieces of text;
-nothing sleeps.
+The answers come from the in-memory provider (no socket): three words, then a Gate that is never released, so
+a stop always lands mid-answer; the test presses Stop once the answer waits at the gate. Nothing sleeps.
 """
 
 from __future__ import annotations
@@ -16,43 +16,36 @@ from hypothesis import given
 from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
-from puter_magic.core.answering import Transcript
 from puter_magic.notebook.awaiting import CellAwaiter, magic_call
 from puter_magic.notebook.batch_call import batch
 from puter_magic.notebook.magics import unload
+from puter_magic.testing.memory import Gate, echo
 from puter_magic.widgets.kernel import stop_reaches_answers
 from puter_magic.widgets.panel import panel
 
 WAIT = 10.0
-CHUNKS = 400  # the slow model's answer: 400 words at 40 a second, so a stop always lands mid-answer
+WORDS = ["a ", "long ", "answer "]  # what arrives before the gate
 
 
 @pytest.fixture
-def slow(session, puter_server):
-    puter_server.state.settings.slow_chunks = CHUNKS
-    puter_server.state.settings.slow_rate = 40
-    session.set_model("slow")
-    return session
+def session(memory_session):
+    """The conftest `magics` fixture builds on this one: every session here is on the in-memory provider."""
+    return memory_session
 
 
-def signal_after(chunks: int, monkeypatch) -> threading.Event:
-    """An event set once the consumer of an answer (stream(), astream(), %%puter) has taken `chunks` pieces."""
-    reached = threading.Event()
-    original = Transcript.take
-
-    def counted(self, event):
-        text = original(self, event)
-        if text is not None and len(self.parts) == chunks:
-            reached.set()
-        return text
-
-    monkeypatch.setattr(Transcript, "take", counted)
-    return reached
+@pytest.fixture
+def gate(memory_provider) -> Gate:
+    """Every answer: WORDS, then this gate, never released."""
+    held = Gate()
+    memory_provider.otherwise = lambda request: [*WORDS, held, "never shown"]
+    return held
 
 
-def press_when(reached: threading.Event, press) -> threading.Thread:
+def press_when(gate: Gate, press, count: int = 1) -> threading.Thread:
+    """Press once `count` answers wait at `gate` (and the words before it have been handed on)."""
+
     def wait_then_press():
-        if reached.wait(WAIT):
+        if gate.arrived(count, WAIT):
             press()
 
     thread = threading.Thread(target=wait_then_press, daemon=True)
@@ -143,32 +136,31 @@ def test_stoppable_config_turns_the_rewrite_off(shell, magics):
 # --- Session.stop() -------------------------------------------------------------------------------------
 
 
-def test_stop_ends_a_sync_stream_and_keeps_the_part_that_arrived(slow, monkeypatch):
-    reached = signal_after(3, monkeypatch)
-    pressed = press_when(reached, slow.stop)
-    pieces = list(slow.stream("a long answer, please"))
+def test_stop_ends_a_sync_stream_and_keeps_the_part_that_arrived(session, gate, memory_provider):
+    pressed = press_when(gate, session.stop)
+    pieces = list(session.stream("a long answer, please"))
     pressed.join(WAIT)
-    assert 3 <= len(pieces) < CHUNKS
-    turn = last_turn(slow)
-    assert turn.interrupted and turn.answer == "".join(pieces)
-    assert len(slow.answering) == 0
-    slow.set_model("deterministic")
-    assert slow.chat("still usable?").text.startswith("Turn 2.")
+    assert pieces == WORDS and gate.wait_cancelled(1), "the answer was cancelled at the gate"
+    turn = last_turn(session)
+    assert turn.interrupted and turn.answer == "".join(WORDS)
+    assert len(session.answering) == 0
+    memory_provider.enqueue("yes")
+    assert session.chat("still usable?").text == "yes"
+    sent = [(m.role, m.text) for m in memory_provider.requests[-1].messages]
+    assert sent[-2:] == [("assistant", "".join(WORDS)), ("user", "still usable?")], "the kept part is history"
 
 
-def test_stop_ends_an_async_stream(slow, monkeypatch):
-    reached = signal_after(3, monkeypatch)
-
+def test_stop_ends_an_async_stream(session, gate):
     async def ask():
         pieces = []
-        press_when(reached, slow.stop)
-        async for piece in slow.astream("a long answer, please"):
+        press_when(gate, session.stop)
+        async for piece in session.astream("a long answer, please"):
             pieces.append(piece)
         return pieces
 
     pieces = asyncio.run(ask())
-    assert 3 <= len(pieces) < CHUNKS
-    assert last_turn(slow).interrupted
+    assert pieces == WORDS and gate.wait_cancelled(1)
+    assert last_turn(session).interrupted and last_turn(session).answer == "".join(WORDS)
 
 
 def test_stop_with_nothing_streaming_stops_nothing(session):
@@ -182,72 +174,61 @@ def ask(magics, line: str, body: str):
     return asyncio.run(magics.ask_async(line, body))
 
 
-def test_a_stopped_cell_ends_without_an_error_and_keeps_the_partial_answer(slow, magics, monkeypatch, capsys):
-    reached = signal_after(3, monkeypatch)
-    press_when(reached, slow.stop)
+def test_a_stopped_cell_ends_without_an_error_and_keeps_the_partial_answer(session, gate, magics, capsys):
+    press_when(gate, session.stop)
     assert ask(magics, "", "a long answer, please") is None
     shown = capsys.readouterr().out
-    turn = last_turn(slow)
-    assert turn.interrupted
-    assert 3 <= len(turn.answer.split()) < CHUNKS
+    turn = last_turn(session)
+    assert turn.interrupted and turn.answer == "".join(WORDS)
     assert shown.startswith(turn.answer)
 
 
-def test_a_stopped_cell_with_out_says_the_variable_was_not_set(slow, magics, shell, monkeypatch):
+def test_a_stopped_cell_with_out_says_the_variable_was_not_set(session, gate, magics, shell):
     shell.user_ns.pop("stopped_answer", None)
-    reached = signal_after(3, monkeypatch)
-    press_when(reached, slow.stop)
+    press_when(gate, session.stop)
     with pytest.raises(UsageError, match="stopped — stopped_answer was not set"):
         ask(magics, "-o stopped_answer", "a long answer, please")
     assert "stopped_answer" not in shell.user_ns
-    assert last_turn(slow).interrupted
+    assert last_turn(session).interrupted
 
 
-def test_a_stopped_no_stream_cell_keeps_nothing(slow, magics, puter_server, capsys):
-    before = puter_server.state.stats()["requests"]
-
-    def press_once_streaming():  # the request reached the server, so the answer is being waited for
-        if puter_server.state.wait_for(lambda s: s.stats()["requests"] > before, WAIT):
-            slow.stop()
-
-    threading.Thread(target=press_once_streaming, daemon=True).start()
+def test_a_stopped_no_stream_cell_keeps_nothing(session, gate, magics, memory_provider, capsys):
+    press_when(gate, session.stop)  # the request is being answered: the whole answer is waited for
     assert ask(magics, "--no-stream", "a long answer, please") is None
     assert "stopped before the answer arrived" in capsys.readouterr().out
-    assert slow.conversations.thread().turns == []
+    assert session.conversations.thread().turns == []
+    assert [r.method for r in memory_provider.received] == ["complete"] and gate.wait_cancelled(1)
 
 
-def test_the_kernel_interrupt_of_an_awaited_cell_is_one_line_and_keeps_the_partial_answer(slow, magics, monkeypatch):
-    reached = signal_after(3, monkeypatch)
-
+def test_the_kernel_interrupt_of_an_awaited_cell_is_one_line_and_keeps_the_partial_answer(session, gate, magics):
     async def interrupted():
         task = asyncio.ensure_future(magics.ask_async("", "a long answer, please"))
-        await asyncio.to_thread(reached.wait, WAIT)
+        await asyncio.to_thread(gate.arrived, 1, WAIT)
         task.cancel()  # what ipykernel does to an awaited cell on SIGINT
         await task
 
     with pytest.raises(UsageError, match="interrupted — the part that arrived is kept"):
         asyncio.run(interrupted())
-    assert last_turn(slow).interrupted
+    assert last_turn(session).interrupted and last_turn(session).answer == "".join(WORDS)
 
 
 # --- the panel's Stop -----------------------------------------------------------------------------------
 
 
-def test_the_panel_stop_button_ends_the_answer_and_says_so(slow, monkeypatch):
+def test_the_panel_stop_button_ends_the_answer_and_says_so(session, gate, monkeypatch):
     monkeypatch.setattr("puter_magic.widgets.panel.stop_reaches_answers", lambda shell: True)
-    p = panel(slow)
+    p = panel(session)
     try:
         assert p.wait(WAIT)
         assert "Stop the answer being streamed" in p._stop.tooltip
         styles = []
-        slow.on_change(lambda topic: topic == "answering" and styles.append(p._stop.button_style))
-        reached = signal_after(3, monkeypatch)
-        press_when(reached, p._stop.click)
-        pieces = list(slow.stream("a long answer, please"))
-        assert len(pieces) < CHUNKS
+        session.on_change(lambda topic: topic == "answering" and styles.append(p._stop.button_style))
+        press_when(gate, p._stop.click)
+        pieces = list(session.stream("a long answer, please"))
+        assert pieces == WORDS
         assert styles == ["danger", ""], "Stop is highlighted while an answer streams"
         assert "Stopped the answer" in p._message.value
-        assert last_turn(slow).interrupted
+        assert last_turn(session).interrupted
     finally:
         p.close()
 
@@ -255,43 +236,42 @@ def test_the_panel_stop_button_ends_the_answer_and_says_so(slow, monkeypatch):
 # --- batches --------------------------------------------------------------------------------------------
 
 
-def press_after_answers(puter_server, count: int, press) -> None:
-    def wait_then_press():
-        if puter_server.state.wait_for(lambda s: len(s.requests) >= count, WAIT):
-            press()
+@pytest.fixture
+def five_then_gate(memory_provider) -> Gate:
+    """The first five requests are echoed at once; the others wait at the returned gate, never released."""
+    held = Gate()
+    memory_provider.otherwise = lambda request: echo(request) if len(memory_provider.received) <= 5 else [held]
+    return held
 
-    threading.Thread(target=wait_then_press, daemon=True).start()
 
-
-def test_stop_ends_a_batch_and_keeps_what_finished(session, puter_server):
-    puter_server.state.settings.latency = 0.1
-    press_after_answers(puter_server, 5, session.stop)
-    result = batch([f"prompt {i}" for i in range(40)], model="echo", session=session, concurrency=2, progress=False)
+def test_stop_ends_a_batch_and_keeps_what_finished(session, five_then_gate):
+    press_when(five_then_gate, session.stop, count=2)  # both places of concurrency 2 wait: five are answered
+    result = batch([f"prompt {i}" for i in range(40)], session=session, concurrency=2, progress=False)
     assert result.interrupted and len(result) == 40
-    assert 0 < len(result) - len(result.not_run) < 40
+    assert len(result) - len(result.not_run) == 5 and five_then_gate.wait_cancelled(2)
     assert all(value == f"prompt {i}" for i, value in enumerate(result) if value)
     assert len(session.answering) == 0
 
 
 @pytest.mark.parametrize("how", ["stop", "interrupt"])
-def test_an_awaited_map_cell_ends_early_with_what_finished(magics, shell, puter_server, how):
-    magics.session.set_model("echo")
-    puter_server.state.settings.latency = 0.1
+def test_an_awaited_map_cell_ends_early_with_what_finished(magics, shell, five_then_gate, how):
     shell.user_ns["many"] = [f"prompt {i}" for i in range(40)]
 
     async def cell():
         task = asyncio.ensure_future(magics.ask_async("--map many -o partial --quiet --concurrency 2", "@{item}"))
-        press_after_answers(puter_server, 5, magics.session.stop if how == "stop" else lambda: None)
-        if how == "interrupt":  # what ipykernel does to an awaited cell on SIGINT
-            await asyncio.to_thread(puter_server.state.wait_for, lambda s: len(s.requests) >= 5, WAIT)
+        if how == "stop":
+            press_when(five_then_gate, magics.session.stop, count=2)
+        else:  # what ipykernel does to an awaited cell on SIGINT
+            await asyncio.to_thread(five_then_gate.arrived, 2, WAIT)
             task.cancel()
         await task
 
-    with pytest.raises(UsageError, match=r"interrupted after (\d+) of 40; the \1 results are kept in partial"):
+    with pytest.raises(UsageError, match=r"interrupted after 5 of 40; the 5 results are kept in partial"):
         asyncio.run(cell())
     partial = shell.user_ns["partial"]
-    assert partial.interrupted and 0 < len(partial) - len(partial.not_run) < 40
-    assert puter_server.state.wait_for(lambda s: s.in_flight == 0)
+    assert partial.interrupted and len(partial) - len(partial.not_run) == 5
+    assert list(partial[:5]) == [f"prompt {i}" for i in range(5)]
+    assert five_then_gate.wait_cancelled(2), "the answers in flight were cancelled"
 
 
 def test_after_unload_the_panel_no_longer_counts_on_the_rewrite(shell, magics):

@@ -50,10 +50,12 @@ class Gate:
 
     `arrived(n)` waits (boundedly) until `n` replies have reached it, and their text before the gate has been handed
     on; a reply cancelled while it waits (Stop, Ctrl-C) is counted in `cancelled`. Never released, it holds
-    the replies until they are cancelled.
+    the replies until they are cancelled, or for `timeout` seconds: then they fail with GateTimeout, so a test
+    whose Stop does not work fails instead of hanging.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, timeout: float = 30.0) -> None:
+        self.timeout = timeout
         self._condition = threading.Condition()
         self._released = False
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
@@ -85,7 +87,9 @@ class Gate:
             self._waiters.append((loop, event))
         loop.call_soon(self._arrive)  # after the hand-off of the text yielded before the gate, scheduled earlier
         try:
-            await event.wait()
+            await asyncio.wait_for(event.wait(), self.timeout)
+        except asyncio.TimeoutError:
+            raise GateTimeout(f"the gate was not released within {self.timeout} s") from None
         except asyncio.CancelledError:
             with self._condition:
                 self.cancelled += 1
@@ -100,6 +104,10 @@ class Gate:
             self.waiting += 1
             self.arrivals += 1
             self._condition.notify_all()
+
+
+class GateTimeout(RuntimeError):
+    """A reply waited at a Gate longer than its timeout."""
 
 
 Step = str | TextDelta | ReasoningDelta | ToolCall | Usage | Finished | PuterError | Gate
