@@ -10,19 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from puter_magic.testing import ai_drivers
+from puter_magic.testing.chat_messages import BadRequest, normalize_messages
 from puter_magic.testing.fake_puter import FakePuter
 from puter_magic.testing.faults import STREAM_FAULT_KINDS
 from puter_magic.testing.gates import authenticate, read_json_body, require_verified
-from puter_magic.testing.models import (
-    MODELS,
-    ZERO_ID,
-    BadRequest,
-    ChatModel,
-    GenerationRequest,
-    find_model,
-    normalize_messages,
-    public_models,
-)
+from puter_magic.testing.models import MODELS, ZERO_ID, ChatModel, GenerationRequest, find_model, public_models
 from puter_magic.testing.payloads import INTERFACES
 from puter_magic.testing.responses import ApiError, json_response
 from puter_magic.testing.streaming import NDJSONStreamResponse, StreamPlan, pause, stream_body

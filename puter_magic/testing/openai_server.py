@@ -39,7 +39,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from puter_magic.testing.models import split_words
+from puter_magic.testing.chat_messages import split_words
 from puter_magic.testing.openai_quirks import describe_model, overflow_answer, window_routes
 from puter_magic.testing.runner import serve
 from puter_magic.testing.scripted import EMPTY_SCRIPT_TEXT, Script, ScriptedCall, ScriptedReply

@@ -25,7 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from puter_magic.testing.models import ChatModel, Generation, GenerationRequest, count_tokens, split_words
+from puter_magic.testing.chat_messages import count_tokens, split_words
+from puter_magic.testing.models import ChatModel, Generation, GenerationRequest
 from puter_magic.testing.scripted import EMPTY_SCRIPT_TEXT, ScriptedReply, random_id, v8_json_error
 
 Style = Literal["claude", "openai"]
