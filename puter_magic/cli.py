@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_login(args: argparse.Namespace) -> int:
-    from .providers.puter_wire import TEMP_ACCOUNT_NOTE
+    from .providers.puter_account import TEMP_ACCOUNT_NOTE
 
     session = session_for(args)
     origin, store = session.provider.origin, session.provider.store

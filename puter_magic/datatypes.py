@@ -196,6 +196,8 @@ class Finished:
     usage: Usage = Usage()
     finish_reason: str | None = None
     model: str | None = None
+    # how many times the request was sent (the first time and each retry); None when it did not go through the wire
+    attempts: int | None = field(default=None, compare=False)
 
 
 StreamEvent = TextDelta | ReasoningDelta | ToolCall | Finished
@@ -211,6 +213,7 @@ class Completion:
     finish_reason: str | None = None
     reasoning: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
+    attempts: int | None = field(default=None, compare=False)  # as Finished.attempts
 
 
 # --- discovery ------------------------------------------------------------------------------------

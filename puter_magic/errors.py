@@ -73,6 +73,7 @@ class PuterError(Exception):
     """Base of everything puter_magic raises on purpose."""
 
     hint: str = ""
+    attempts: int | None = None  # how many times the request was sent, when the error came through the wire
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         message = redact(message)

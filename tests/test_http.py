@@ -1,4 +1,5 @@
-"""The wire layer on its own, with httpx.MockTransport: retries, error mapping, loopback names, redaction."""
+"""The wire layer on its own, with httpx.MockTransport: each step of the send chain, retries, error mapping,
+loopback names, redaction. Real sockets (timeouts, broken streams) are in test_puter_provider and test_faults."""
 
 from __future__ import annotations
 
@@ -9,21 +10,34 @@ import time
 import httpx
 import pytest
 
-from puter_magic.errors import BadRequest, ConnectionFailed, NotLoggedIn, RateLimited, ServerError, TokenRejected
+from puter_magic.errors import (
+    APIError,
+    BadRequest,
+    ConnectionFailed,
+    NotLoggedIn,
+    RateLimited,
+    ServerError,
+    TokenRejected,
+)
 from puter_magic.redact import configure_logging, redact, register_secret
 from puter_magic.wire.limits import Backoff, RateLimiter, parse_retry_after
-from puter_magic.wire.transport import Policy, json_or_text, make_client, open_response, retry_after_of, status_error
+from puter_magic.wire.sending import open_response
+from puter_magic.wire.statuses import status_error
+from puter_magic.wire.transport import Policy, make_client
 
 pytestmark = pytest.mark.anyio
 
 FAST = Backoff(base=0.001, cap=0.002, max_wait=1.0)
 
 
-def error_for(response: httpx.Response, body: bytes):
-    data = json_or_text(body)
-    message = data.get("message", "") if isinstance(data, dict) else data
-    code = data.get("code") if isinstance(data, dict) else None
-    return status_error(response.status_code, message, code=code, body=data, retry_after=retry_after_of(response))
+CODES: dict[str, type[APIError]] = {"token_missing": NotLoggedIn, "token_auth_failed": TokenRejected}
+
+
+def error_for(status: int, body, retry_after: float | None):
+    """An ErrorMapper, as a provider writes one."""
+    message = body.get("message", "") if isinstance(body, dict) else body
+    code = body.get("code") if isinstance(body, dict) else None
+    return status_error(status, message, code=code, body=body, retry_after=retry_after, by_code=CODES)
 
 
 def scripted(*answers):
@@ -215,15 +229,3 @@ def test_backoff_leaves_the_global_random_state_alone():
     state = random.getstate()
     Backoff().delay(3)
     assert random.getstate() == state
-
-
-async def test_attempts_are_counted_in_their_own_context_only():
-    from puter_magic.wire.transport import counting_attempts
-
-    handler, seen = scripted(too_many(), too_many(), httpx.Response(200, text="ok"))
-    with counting_attempts() as counter:
-        await fetch(handler)
-    assert counter == [3] and len(seen) == 3
-    handler, _ = scripted(httpx.Response(200, text="ok"))
-    await fetch(handler)  # outside any counting context: nothing to count into
-    assert counter == [3]

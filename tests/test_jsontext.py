@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from puter_magic.errors import InputError
 from puter_magic.wire import jsontext
-from puter_magic.wire.transport import request_body
+from puter_magic.wire.sending import request_body
 
 EMOJI = "\U0001f600"  # 😀, "\ud83d\ude00" in UTF-16
 HIGH, LOW = "\ud83d", "\ude00"

@@ -6,8 +6,8 @@ import pytest
 
 from puter_magic.datatypes import ChatRequest, Message, ToolCall
 from puter_magic.errors import InsufficientFunds, ModelNotFound, NotFound, RateLimited, TokenRejected
+from puter_magic.providers import puter_account as account
 from puter_magic.providers import puter_wire as wire
-from puter_magic.wire.transport import status_error
 
 RECORDED_FAKE = {
     "success": True,
@@ -91,7 +91,7 @@ def test_openai_shaped_result_with_tool_calls():
 
 
 def test_model_objects_in_current_and_legacy_cost_shapes():
-    current = wire.parse_model(
+    current = account.parse_model(
         {
             "puterId": "openai:openai/gpt-5.5",
             "id": "gpt-5.5-2026-04-23",
@@ -114,12 +114,12 @@ def test_model_objects_in_current_and_legacy_cost_shapes():
     assert current.matches("GPT-5.5") and current.matches("gpt-5.5-2026-04-23")
     assert (current.input_cost, current.output_cost) == (5.0, 30.0)
     assert current.context == 1050000
-    legacy = wire.parse_model(
+    legacy = account.parse_model(
         {"id": "claude-3", "cost": {"currency": "usd-cents", "tokens": 1000, "input": 0.3, "output": 1.5}}
     )
     assert legacy.input_cost == pytest.approx(3.0)
     assert legacy.output_cost == pytest.approx(15.0)
-    fake = wire.parse_model(
+    fake = account.parse_model(
         {
             "id": "costly",
             "aliases": [],
@@ -164,8 +164,7 @@ def test_model_objects_in_current_and_legacy_cost_shapes():
     ],
 )
 def test_current_error_bodies(status, body, expected):
-    message, code, _ = wire.error_fields(body)
-    error = wire.refine(status_error(status, message, code=code, body=body))
+    error = wire.error_from(status, body)
     assert type(error) is expected
     assert error.status_code == status
     assert error.message == body["error"]
@@ -192,12 +191,12 @@ def test_v1_envelope_error_fields():
 
 def test_v1_unknown_model_is_model_not_found():
     message = 'Field "model" is invalid. Expected a valid model name from x. Got nope.'
-    error = wire.refine(status_error(400, message, code="field_invalid"))
+    error = wire.error_from(400, {"message": message, "code": "field_invalid"})
     assert isinstance(error, ModelNotFound)
 
 
 def test_credits_are_dollars():
-    credits = wire.parse_credits(
+    credits = account.parse_credits(
         {
             "usage": {"total": 25_000_000},
             "allowanceInfo": {"remaining": 25_000_000, "monthUsageAllowance": 50_000_000},

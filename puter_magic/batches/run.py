@@ -269,16 +269,13 @@ async def send_all(jobs: list[tuple[int, Any, Any]], concurrency: int, tally: Ta
 
 
 async def _send_one(position: int, provider: Any, request: Any, tally: Tally) -> None:
-    # here, not at import: %load_ext imports this module and must stay light
-    from ..wire.transport import counting_attempts
-
-    with counting_attempts() as attempts:
-        try:
-            completion = await provider.complete(request)
-        except Exception as error:  # PuterErrors, and anything unexpected: it belongs to this item, not the batch
-            tally.fail(position, BatchError.of(error), attempts[0])
-        else:
-            tally.succeed(position, completion, attempts[0])
+    """One item; its attempts come back on the Completion, or on the error (None: not sent through the wire)."""
+    try:
+        completion = await provider.complete(request)
+    except Exception as error:  # PuterErrors, and anything unexpected: it belongs to this item, not the batch
+        tally.fail(position, BatchError.of(error), getattr(error, "attempts", None) or 0)
+    else:
+        tally.succeed(position, completion, completion.attempts or 0)
 
 
 async def _tick(tally: Tally, reporter: Reporter) -> None:

@@ -11,6 +11,7 @@ import json
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import aclosing
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,7 +31,8 @@ from ..datatypes import (
 from ..errors import APIError, ConnectionFailed, MalformedStream, PuterError, StreamFailed, StreamTruncated
 from ..redact import excerpt, register_secret
 from ..wire.decoders import SSEDecoder
-from ..wire.transport import Policy, decoded, json_or_text, make_client, open_response, retry_after_of, status_error
+from ..wire.sending import attempts_of, open_response
+from ..wire.transport import Policy, decoded, make_client
 from . import openai_wire as wire
 from . import windows
 from .openai_wire import normalize_base_url
@@ -75,38 +77,39 @@ class OpenAIProvider:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
 
-    def _error_for(self, response: httpx.Response, body: bytes) -> PuterError:
-        data = json_or_text(body)
-        message, code = wire.error_fields(data)
-        error = status_error(response.status_code, message, code=code, body=data, retry_after=retry_after_of(response))
-        return wire.refine(error)
-
     def _open(self, method: str, path: str, body: Any = None, *, root: bool = False) -> Any:
         return open_response(
             self._client,
             method,
             (self.root if root else self.base_url) + path,
             policy=self._policy,
-            error_for=self._error_for,
+            error_for=wire.error_from,
             json_body=body,
             headers=self._headers(),
         )
 
     async def _json(self, method: str, path: str, body: Any = None) -> Any:
+        return (await self._counted_json(method, path, body))[0]
+
+    async def _counted_json(self, method: str, path: str, body: Any = None) -> tuple[Any, int]:
+        """The answer's JSON and the number of attempts it took."""
         try:
             async with self._open(method, path, body) as response:
                 raw = await response.aread()
+                try:
+                    return json.loads(raw), attempts_of(response)
+                except ValueError:
+                    text = f"{self.base_url}{path} answered with something that is not JSON"
+                    raise MalformedStream(text) from None
         except ConnectionFailed as error:
             raise self._unreachable(error) from None
-        try:
-            return json.loads(raw)
-        except ValueError:
-            raise MalformedStream(f"{self.base_url}{path} answered with something that is not JSON") from None
 
     def _unreachable(self, error: ConnectionFailed) -> ConnectionFailed:
         hint = wire.START_HINTS.get(self.name)
         text = f"nothing answers at {self.base_url}" + (f" — is {self.name} running? {hint}" if hint else "")
-        return ConnectionFailed(text, hint="check the URL, or start the server")
+        unreachable = ConnectionFailed(text, hint="check the URL, or start the server")
+        unreachable.attempts = error.attempts
+        return unreachable
 
     async def _probe(self, method: str, path: str, body: Any = None, *, root: bool = True) -> Any:
         """The JSON at `path` (below the server's root, or its base URL), or None when the server has no such
@@ -163,8 +166,8 @@ class OpenAIProvider:
         return ProviderStatus(self.name, self.base_url, reachable=True, model_count=len(models))
 
     async def complete(self, request: ChatRequest) -> Completion:
-        data = await self._json("POST", "/chat/completions", wire.chat_body(request, stream=False))
-        return wire.parse_completion(data, request.model)
+        data, attempts = await self._counted_json("POST", "/chat/completions", wire.chat_body(request, stream=False))
+        return replace(wire.parse_completion(data, request.model), attempts=attempts)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
         texts: list[str] = []
@@ -174,12 +177,13 @@ class OpenAIProvider:
         calls = wire.ToolCallDeltas()
         try:
             async with self._open("POST", "/chat/completions", wire.chat_body(request, stream=True)) as response:
+                attempts = attempts_of(response)
                 if "text/event-stream" not in response.headers.get("content-type", ""):
                     completion = wire.parse_completion(json.loads(await response.aread()), request.model)
                     yield TextDelta(completion.text)
                     for call in completion.tool_calls:
                         yield call
-                    yield Finished(completion.usage, completion.finish_reason, completion.model)
+                    yield Finished(completion.usage, completion.finish_reason, completion.model, attempts)
                     return
                 async with aclosing(decoded(response, SSEDecoder(), self._policy, texts)) as reads:
                     async for events in reads:
@@ -189,7 +193,7 @@ class OpenAIProvider:
                                     break  # nothing but [DONE]: LM Studio's way of failing; see below
                                 for call in calls.calls():
                                     yield call
-                                yield Finished(usage or Usage(), finish_reason, str(model))
+                                yield Finished(usage or Usage(), finish_reason, str(model), attempts)
                                 return
                             try:
                                 chunk = json.loads(event.data)
@@ -233,7 +237,8 @@ class OpenAIProvider:
             raise StreamTruncated("the stream ended before the server said the answer was complete", partial=partial)
         for call in calls.calls():
             yield call
-        yield Finished(usage or Usage(), finish_reason, str(model))  # servers such as transformers serve send no [DONE]
+        # servers such as transformers serve send no [DONE]
+        yield Finished(usage or Usage(), finish_reason, str(model), attempts)
 
     @staticmethod
     def _stream_error(chunk: dict[str, Any], partial: str) -> PuterError:

@@ -21,9 +21,12 @@ from ..errors import (
     BadRequest,
     ConfigurationError,
     ContextOverflow,
+    InsufficientFunds,
     ModelNotFound,
     NotFound,
+    RateLimited,
 )
+from ..wire.statuses import ErrorBody, status_error
 from . import windows
 from .server_errors import Overflow, context_overflow, without_internals
 
@@ -85,6 +88,21 @@ def chat_body(request: ChatRequest, *, stream: bool) -> dict[str, Any]:
     body.update({key: value for key, value in optional.items() if value is not None})
     body.update(request.extra)
     return body
+
+
+# The codes OpenAI (and servers that copy it, this package's proxy among them) send where the status says less:
+# OpenAI's "out of credit" is a 429.
+BY_CODE: dict[str, type[APIError]] = {
+    "insufficient_quota": InsufficientFunds,
+    "rate_limit_exceeded": RateLimited,
+    "model_not_found": ModelNotFound,
+}
+
+
+def error_from(status: int, body: ErrorBody, retry_after: float | None = None) -> APIError:
+    """The provider's ErrorMapper: an error status and its body → the error."""
+    message, code = error_fields(body)
+    return refine(status_error(status, message, code=code, body=body, retry_after=retry_after, by_code=BY_CODE))
 
 
 def error_fields(body: Mapping[str, Any] | str) -> tuple[str, str | None]:

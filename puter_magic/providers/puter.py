@@ -10,27 +10,14 @@ import functools
 import inspect
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import aclosing, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
 import httpx
 
 from ..config import CredentialStore, Settings, state_dir
-from ..datatypes import (
-    ChatRequest,
-    Completion,
-    Credits,
-    Finished,
-    ModelInfo,
-    ProviderStatus,
-    ReasoningDelta,
-    StreamEvent,
-    TextDelta,
-    ToolCall,
-    Usage,
-    UserInfo,
-)
+from ..datatypes import ChatRequest, Completion, Credits, ModelInfo, ProviderStatus, StreamEvent, UserInfo
 from ..errors import (
     APIError,
     ConfigurationError,
@@ -39,33 +26,17 @@ from ..errors import (
     PuterError,
     Redirected,
     ServerError,
-    StreamFailed,
-    StreamTruncated,
     TokenRejected,
     TwoFactorRequired,
 )
 from ..redact import register_secret
-from ..wire.decoders import NDJSONDecoder
-from ..wire.limits import Backoff, RateLimiter
-from ..wire.transport import Policy, decoded, json_or_text, make_client, open_response, retry_after_of, status_error
+from ..wire.sending import attempts_of, open_response
+from ..wire.transport import make_client, policy_from
+from . import puter_account as account
+from . import puter_stream
 from . import puter_wire as wire
 
 OtpSource = str | Callable[[], str | Awaitable[str]] | None
-
-
-def policy_from(settings: Settings) -> Policy:
-    limiter = None
-    if settings.rate_limit or settings.max_concurrent:
-        requests, window = settings.rate_limit or (0, 1.0)
-        limiter = RateLimiter(requests or None, window, settings.max_concurrent)
-    return Policy(
-        connect_timeout=settings.connect_timeout,
-        first_byte_timeout=settings.first_byte_timeout,
-        idle_timeout=settings.idle_timeout,
-        max_retries=settings.max_retries,
-        backoff=Backoff(settings.backoff_base, settings.backoff_cap, settings.max_retry_wait),
-        limiter=limiter,
-    )
 
 
 class PuterProvider:
@@ -113,12 +84,6 @@ class PuterProvider:
             raise NotLoggedIn(f"not logged in to Puter at {self.settings.api_origin}")
         return {"Authorization": f"Bearer {self.settings.token}"}
 
-    def _error_for(self, response: httpx.Response, body: bytes) -> PuterError:
-        data = json_or_text(body)
-        message, code, _ = wire.error_fields(data)
-        error = status_error(response.status_code, message, code=code, body=data, retry_after=retry_after_of(response))
-        return wire.refine(error)
-
     @asynccontextmanager
     async def _open(
         self, method: str, url: str, *, body: Any = None, auth: bool = True, once: bool = False
@@ -127,33 +92,28 @@ class PuterProvider:
         policy = self._once if once else self._policy
         try:
             async with open_response(
-                self._client, method, url, policy=policy, error_for=self._error_for, json_body=body, headers=headers
+                self._client, method, url, policy=policy, error_for=wire.error_from, json_body=body, headers=headers
             ) as response:
                 yield response
         except Redirected:
             if url.startswith(self.settings.api_origin + "/"):
-                raise wire.gui_origin_mistake(self.settings.api_origin) from None
+                raise account.gui_origin_mistake(self.settings.api_origin) from None
             raise
 
     async def _json(self, method: str, url: str, *, body: Any = None, auth: bool = True, once: bool = False) -> Any:
-        async with self._open(method, url, body=body, auth=auth, once=once) as response:
-            raw = await response.aread()
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            raise ServerError(
-                f"{url} answered with something that is not JSON", hint="check PUTER_API_ORIGIN"
-            ) from None
-        return self._check_envelope(data)
+        return (await self._counted_json(method, url, body=body, auth=auth, once=once))[0]
 
-    def _check_envelope(self, data: Any) -> Any:
-        """The v1-era backend reports errors inside HTTP 200 `{success: false}` envelopes."""
-        if isinstance(data, Mapping) and data.get("success") is False:
-            message, code, status = wire.error_fields(data)
-            raise wire.refine(status_error(status or 400, message, code=code, body=data))
-        if isinstance(data, Mapping) and wire.is_usage_limited(data):
-            raise wire.usage_limited_error()
-        return data
+    async def _counted_json(self, method: str, url: str, **options: Any) -> tuple[Any, int]:
+        """The answer's JSON (v1 envelopes' errors raised) and the number of attempts it took."""
+        async with self._open(method, url, **options) as response:
+            raw = await response.aread()
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                raise ServerError(
+                    f"{url} answered with something that is not JSON", hint="check PUTER_API_ORIGIN"
+                ) from None
+            return wire.checked(data), attempts_of(response)
 
     def _api(self, path: str) -> str:
         return self.settings.api_origin + path
@@ -161,7 +121,7 @@ class PuterProvider:
     def login_origin(self) -> str:
         """Where a password would go; raises ConfigurationError when it cannot be told (ask before prompting)."""
         if not self.settings.gui_origin:
-            raise wire.no_gui_origin(self.settings.api_origin)
+            raise account.no_gui_origin(self.settings.api_origin)
         return self.settings.gui_origin
 
     def _gui(self, path: str) -> str:
@@ -193,7 +153,7 @@ class PuterProvider:
             raise LoginFailed(f"the login did not complete (next step: {data.get('next_step')!r})")
         register_secret(token)
         self.settings = self.settings.with_token(token)
-        user = wire.parse_user(data.get("user") or {})
+        user = account.parse_user(data.get("user") or {})
         if remember:
             self.store.put(self.settings.api_origin, token, user.username)
         return user
@@ -203,7 +163,7 @@ class PuterProvider:
         try:
             data = await self._json("POST", url, body=dict(body), auth=False, once=True)
         except APIError as error:
-            raise wire.login_refused(error, action) from None
+            raise account.login_refused(error, action) from None
         return data if isinstance(data, Mapping) else {}
 
     async def use_token(self, token: str, *, remember: bool = True) -> UserInfo:
@@ -233,7 +193,7 @@ class PuterProvider:
         self.settings = self.settings.with_token(None, source="logout")
         self.store.remove(self.settings.api_origin)
         if failure is not None:
-            raise wire.logout_incomplete(self.settings.gui_origin or self.settings.api_origin, failure)
+            raise account.logout_incomplete(self.settings.gui_origin or self.settings.api_origin, failure)
 
     async def _end_session(self) -> None:
         """The browser's sequence (recordings 49-56): a fresh single-use anti-CSRF token from the GUI host, then
@@ -249,10 +209,10 @@ class PuterProvider:
             pass  # 200 "logged out"; every refusal is an error status
 
     async def whoami(self) -> UserInfo:
-        return wire.parse_user(await self._json("GET", self._api("/whoami")))
+        return account.parse_user(await self._json("GET", self._api("/whoami")))
 
     async def usage(self) -> Credits:
-        return wire.parse_credits(await self._json("GET", self._api("/metering/usage")))
+        return account.parse_credits(await self._json("GET", self._api("/metering/usage")))
 
     async def status(self) -> ProviderStatus:
         base = functools.partial(ProviderStatus, self.name, self.settings.api_origin)
@@ -268,9 +228,9 @@ class PuterProvider:
             if isinstance(error, APIError):  # the status line adds what to do, in its surface's words
                 return base(reachable=True, error=error.message)
             return base(reachable=False, error=error.one_line())
-        note = wire.TEMP_ACCOUNT_NOTE if user.is_temp else None
-        if wire.needs_confirmation(user):  # every request but whoami is refused (recordings 78-82)
-            return base(reachable=True, user=user, error=wire.unconfirmed_email(user.username).one_line(), note=note)
+        note = account.TEMP_ACCOUNT_NOTE if user.is_temp else None
+        if account.needs_confirmation(user):  # every request but whoami is refused (recordings 78-82)
+            return base(reachable=True, user=user, error=account.unconfirmed_email(user.username).one_line(), note=note)
         try:
             credits: Credits | None = await self.usage()
         except PuterError:
@@ -285,7 +245,7 @@ class PuterProvider:
         public_error: PuterError | None = None
         try:
             data = await self._json("GET", self._api("/puterai/chat/models/details"), auth=False)
-            public = [wire.parse_model(m) for m in data.get("models", ()) if isinstance(m, Mapping)]
+            public = [account.parse_model(m) for m in data.get("models", ()) if isinstance(m, Mapping)]
         except ConfigurationError:
             raise  # e.g. the GUI origin given as API origin: nothing else there will answer either
         except PuterError as error:
@@ -299,7 +259,7 @@ class PuterProvider:
         data = await self._json("POST", self._api("/drivers/call"), body=wire.driver_body("models"))
         result = data.get("result") if isinstance(data, Mapping) else None
         if isinstance(result, list) and result:
-            return [wire.parse_model(m) if isinstance(m, Mapping) else ModelInfo(str(m)) for m in result]
+            return [account.parse_model(m) if isinstance(m, Mapping) else ModelInfo(str(m)) for m in result]
         data = await self._json("POST", self._api("/drivers/call"), body=wire.driver_body("list"))
         ids = data.get("result") if isinstance(data, Mapping) else None
         return [ModelInfo(str(i)) for i in ids or ()]
@@ -307,49 +267,13 @@ class PuterProvider:
     # --- chat -------------------------------------------------------------------------------------
 
     async def complete(self, request: ChatRequest) -> Completion:
-        data = await self._json("POST", self._api("/drivers/call"), body=wire.chat_body(request, stream=False))
-        return wire.parse_completion(data, request.model)
+        body = wire.chat_body(request, stream=False)
+        data, attempts = await self._counted_json("POST", self._api("/drivers/call"), body=body)
+        return replace(wire.parse_completion(data, request.model), attempts=attempts)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
-        body = wire.chat_body(request, stream=True)
-        async with self._open("POST", self._api("/drivers/call"), body=body) as response:
-            if "ndjson" not in response.headers.get("content-type", ""):
-                # Some backends answer a stream request with one JSON body (or a v1 error envelope).
-                completion = wire.parse_completion(
-                    self._check_envelope(json.loads(await response.aread())), request.model
-                )
-                if completion.text:
-                    yield TextDelta(completion.text)
-                for call in completion.tool_calls:
-                    yield call
-                yield Finished(completion.usage, completion.finish_reason, completion.model)
-                return
-            texts: list[str] = []
-            async with aclosing(decoded(response, NDJSONDecoder(), self._policy, texts)) as reads:
-                async for objects in reads:
-                    for obj in objects:
-                        kind = obj.get("type") if isinstance(obj, dict) else None
-                        if kind == "text":
-                            text = obj.get("text") or ""
-                            texts.append(text)
-                            yield TextDelta(text)
-                        elif kind == "usage":
-                            yield Finished(wire.parse_usage(obj.get("usage")), "stop", request.model)
-                            return
-                        elif kind == "error":
-                            message = str(obj.get("message") or "the model failed while answering")
-                            raise StreamFailed(message, partial="".join(texts))
-                        elif kind == "reasoning":
-                            yield ReasoningDelta(str(obj.get("reasoning") or ""))
-                        elif kind == "tool_use":
-                            yield ToolCall(str(obj.get("id", "")), str(obj.get("name", "")), obj.get("input") or {})
-                        elif kind == "content_block_delta":  # the v1 usage-limited stream's Anthropic-like lines
-                            text = str((obj.get("delta") or {}).get("text") or "")
-                            texts.append(text)
-                            yield TextDelta(text)
-            if self.strict_stream_end:
-                raise StreamTruncated("the answer stopped before Puter said it was complete", partial="".join(texts))
-            yield Finished(Usage(), None, request.model)
+    def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+        opened = self._open("POST", self._api("/drivers/call"), body=wire.chat_body(request, stream=True))
+        return puter_stream.events(opened, request, self._policy, strict_end=self.strict_stream_end)
 
 
 async def _ask(otp: OtpSource) -> str | None:

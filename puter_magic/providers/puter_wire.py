@@ -1,4 +1,5 @@
-"""Puter's wire shapes, translated both ways. Pure: no IO, no httpx.
+"""Puter's chat wire, translated both ways: request bodies, error statuses and envelopes, answers. Pure: no IO, no
+httpx. The account and the model catalogue are read in puter_account.py.
 
 Follows shared/puter-protocol.md, checked against the recordings: the current ([C]) backend with HTTP-status
 errors, and the v1-era ([A]/[B]) shapes — errors inside HTTP 200 `{success:false}` envelopes, and the
@@ -7,27 +8,30 @@ errors, and the v1-era ([A]/[B]) shapes — errors inside HTTP 200 `{success:fal
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
-from ..datatypes import ChatRequest, Completion, Credits, ModelInfo, ToolCall, Usage, UserInfo, as_mapping, content_text
+from ..datatypes import ChatRequest, Completion, ToolCall, Usage, as_mapping, content_text
 from ..errors import (
     APIError,
     BadRequest,
-    ConfigurationError,
     InsufficientFunds,
     LoginFailed,
     ModelNotFound,
     NotFound,
-    PuterError,
+    NotLoggedIn,
+    PermissionDenied,
     RateLimited,
+    ReauthRequired,
+    ServerError,
+    TokenRejected,
     VerificationRequired,
 )
+from ..wire.statuses import ErrorBody, status_error
+from .puter_account import unconfirmed_email
 
 INTERFACE = "puter-chat-completion"
 DRIVER = "ai-chat"
-MICRO_CENTS_PER_USD = 100_000_000
 
 
 def chat_body(request: ChatRequest, *, stream: bool) -> dict[str, Any]:
@@ -103,6 +107,53 @@ def driver_body(method: str) -> dict[str, Any]:
 
 # --- errors ---------------------------------------------------------------------------------------
 
+# Puter's error codes (shared/puter-protocol.md §5; recorded), where the status alone would say less
+BY_CODE: dict[str, type[APIError]] = {
+    "token_missing": NotLoggedIn,
+    "token_auth_failed": TokenRejected,
+    "reauth_required": ReauthRequired,
+    "password_mismatch": LoginFailed,
+    "password_required": LoginFailed,
+    "insufficient_funds": InsufficientFunds,
+    "usage_limited": InsufficientFunds,
+    "subscription_required": InsufficientFunds,
+    "insufficient_quota": InsufficientFunds,
+    "too_many_requests": RateLimited,
+    "rate_limit_exceeded": RateLimited,
+    "upstream_rate_limited": RateLimited,
+    "email_confirmation_required": VerificationRequired,
+    "email_must_be_confirmed": VerificationRequired,
+    "phone_verification_required": VerificationRequired,
+    "card_verification_required": VerificationRequired,
+    "model_not_found": ModelNotFound,
+    "forbidden": PermissionDenied,
+    "permission_denied": PermissionDenied,
+    "account_suspended": PermissionDenied,
+    "app_or_api_token_required": PermissionDenied,
+    "internal_error": ServerError,
+    "upstream_auth_failed": ServerError,
+    "upstream_provider_unavailable": ServerError,
+    "upstream_failed": ServerError,
+    "ai_chat_all_providers_failed": ServerError,
+    "no_implementation_available": ServerError,
+}
+
+
+def error_from(status: int, body: ErrorBody, retry_after: float | None = None) -> APIError:
+    """The provider's ErrorMapper: an error status and its body (HTTP, or inside a v1 envelope) → the error."""
+    message, code, _ = error_fields(body)
+    return refine(status_error(status, message, code=code, body=body, retry_after=retry_after, by_code=BY_CODE))
+
+
+def checked(data: Any) -> Any:
+    """An answer's JSON, once the v1-era backend's errors inside HTTP 200 are raised: a `{success: false}`
+    envelope (its status inside, or 400) and the `usage_limited` answer."""
+    if isinstance(data, Mapping) and data.get("success") is False:
+        raise error_from(error_fields(data)[2] or 400, data)
+    if isinstance(data, Mapping) and is_usage_limited(data):
+        raise usage_limited_error()
+    return data
+
 
 def error_fields(body: Mapping[str, Any] | str) -> tuple[str, str | None, int | None]:
     """(message, code, status inside the body) from any of Puter's error shapes."""
@@ -133,75 +184,6 @@ def refine(error: APIError) -> APIError:
     if isinstance(error, VerificationRequired) and error.code == "email_confirmation_required":
         return unconfirmed_email(None, error)
     return error
-
-
-# --- the account, in the words a person reads -----------------------------------------------------
-
-TEMP_ACCOUNT_NOTE = "a temporary account: its work is lost unless you claim it on the website"
-CONFIRM_HINT = "open the link in the e-mail Puter sent you (the website can send it again), then try again"
-
-
-def unconfirmed_email(username: str | None, error: APIError | None = None) -> VerificationRequired:
-    """Recordings 77-82: login and /whoami work, every other request is a 403 until the e-mail is confirmed."""
-    whose = f"the e-mail address of {username}" if username else "this Puter account's e-mail address"
-    fields: dict[str, Any] = {"status_code": 403, "code": "email_confirmation_required"}
-    if error is not None:
-        fields = {"status_code": error.status_code, "code": error.code, "body": error.body}
-    return VerificationRequired(f"{whose} is not confirmed yet", hint=CONFIRM_HINT, **fields)
-
-
-def needs_confirmation(user: UserInfo) -> bool:
-    return user.requires_email_confirmation and not user.email_confirmed
-
-
-def login_refused(error: APIError, action: str = "log in") -> APIError:
-    """A refused /login, /login/otp or /signup, said once: they are never retried (recordings 69-73: about ten
-    logins per 15 minutes, no Retry-After) and a captcha cannot be answered from here."""
-    if isinstance(error, RateLimited):
-        return RateLimited(
-            "too many login attempts",
-            hint="wait about 15 minutes, or log in with a token (`{puter} login --token`)",
-            status_code=error.status_code,
-            code=error.code,
-            body=error.body,
-        )
-    if "captcha" in error.message.lower():
-        what = "a temporary account" if action == "sign up" else "a login"
-        return LoginFailed(
-            f"this Puter server wants a captcha solved before it creates {what}",
-            hint="do it on the website, then log in with a token (`{puter} login --token`)",
-            status_code=error.status_code,
-            code=error.code,
-            body=error.body,
-        )
-    if error.status_code in (400, 401, 404):
-        return LoginFailed(error.message, status_code=error.status_code, code=error.code)
-    return error
-
-
-def no_gui_origin(api_origin: str) -> ConfigurationError:
-    """The password goes only to a GUI origin the user chose or that follows from the API origin (`api.X` → `X`)."""
-    return ConfigurationError(
-        f"cannot tell where to log in for the API origin {api_origin}",
-        hint="set PUTER_GUI_ORIGIN (or pass --gui-origin) to the address of its website",
-    )
-
-
-def gui_origin_mistake(api_origin: str) -> ConfigurationError:
-    """Recordings 83-85: Puter's GUI host redirects unknown GETs to its home page."""
-    scheme, _, host = api_origin.partition("://")
-    suggestion = f"{scheme}://api.{host}" if not host.startswith("api.") else None
-    hint = f"use {suggestion} as the API origin (PUTER_API_ORIGIN)" if suggestion else "check PUTER_API_ORIGIN"
-    return ConfigurationError(f"{api_origin} looks like Puter's GUI origin, not its API origin", hint=hint)
-
-
-def logout_incomplete(origin: str, error: PuterError) -> PuterError:
-    """The token is forgotten here whatever the server said; this says what it did not do."""
-    reason = " ".join(error.message.split()).rstrip(".")
-    return PuterError(
-        f"the token is forgotten here, but {origin} did not end the session ({reason})",
-        hint="it may keep working until it expires; end your sessions on the website to be sure",
-    )
 
 
 # --- answers --------------------------------------------------------------------------------------
@@ -266,83 +248,3 @@ def _tool_call(call: Mapping[str, Any]) -> ToolCall:
     if isinstance(arguments, Mapping):
         return ToolCall(call_id, name, arguments)
     return ToolCall.from_text(call_id, name, arguments if isinstance(arguments, str) else "")
-
-
-# --- discovery and account ------------------------------------------------------------------------
-
-_INPUT_KEYS = ("prompt_tokens", "input_tokens", "input-tokens", "prompt", "input")
-_OUTPUT_KEYS = ("completion_tokens", "output_tokens", "output-tokens", "completion", "output")
-
-
-def parse_model(obj: Mapping[str, Any]) -> ModelInfo:
-    """A model object in the current (`costs`, `costs_currency`) or older (`cost{}`) shape."""
-    model_id = str(obj.get("puterId") or obj.get("id"))
-    aliases = [str(a) for a in obj.get("aliases") or () if str(a) != model_id]
-    if obj.get("puterId") and obj.get("id") and str(obj["id"]) not in aliases:
-        aliases.insert(0, str(obj["id"]))
-    input_cost, output_cost = _costs(obj)
-    return ModelInfo(
-        id=model_id,
-        provider=obj.get("provider"),
-        name=obj.get("name"),
-        aliases=tuple(aliases),
-        context=_int_or_none(obj.get("context")),
-        max_tokens=_int_or_none(obj.get("max_tokens")),
-        input_cost=input_cost,
-        output_cost=output_cost,
-    )
-
-
-def _costs(obj: Mapping[str, Any]) -> tuple[float | None, float | None]:
-    """US dollars per million tokens. Puter gives US cents per `tokens` tokens (default one million)."""
-    costs = obj.get("costs")
-    if isinstance(costs, Mapping):
-        per = costs.get("tokens") or 1_000_000
-        in_keys = (obj["input_cost_key"], *_INPUT_KEYS) if obj.get("input_cost_key") else _INPUT_KEYS
-        out_keys = (obj["output_cost_key"], *_OUTPUT_KEYS) if obj.get("output_cost_key") else _OUTPUT_KEYS
-        return _per_million(costs, in_keys, per), _per_million(costs, out_keys, per)
-    cost = obj.get("cost")
-    if isinstance(cost, Mapping):
-        per = cost.get("tokens") or 1_000_000
-        return _per_million(cost, ("input",), per), _per_million(cost, ("output",), per)
-    return None, None
-
-
-def _per_million(costs: Mapping[str, Any], keys: tuple[str, ...], per: float) -> float | None:
-    for key in keys:
-        value = costs.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-            return round(value / 100 * 1_000_000 / per, 10)
-    return None
-
-
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def parse_user(data: Mapping[str, Any]) -> UserInfo:
-    confirmed = data.get("email_confirmed")
-    return UserInfo(
-        username=str(data.get("username", "")),
-        uuid=data.get("uuid"),
-        email=data.get("email"),
-        email_confirmed=bool(confirmed) if confirmed is not None else None,
-        is_temp=bool(data.get("is_temp", False)),
-        requires_email_confirmation=data.get("requires_email_confirmation") is True,
-    )
-
-
-def parse_credits(data: Mapping[str, Any]) -> Credits:
-    """`/metering/usage` (micro-cents) → dollars."""
-    info = as_mapping(data.get("allowanceInfo"))
-    usage = as_mapping(data.get("usage"))
-
-    def dollars(value: Any) -> float | None:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        return value / MICRO_CENTS_PER_USD if ok else None
-
-    return Credits(
-        remaining_usd=dollars(info.get("remaining")),
-        allowance_usd=dollars(info.get("monthUsageAllowance")),
-        used_usd=dollars(usage.get("total")),
-    )

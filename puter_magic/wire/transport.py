@@ -1,53 +1,25 @@
-"""The wire: one httpx.AsyncClient per provider, retries, pacing, logging, and errors translated once.
+"""The wire's client: one httpx.AsyncClient per provider, its timeouts and logging, and httpx's exceptions
+translated once.
 
-`open_response()` is the only way a provider talks to a server. It waits for a rate-limiter slot, sends,
-retries only where it is safe (429, and connection failures before any byte of an answer), turns every
-httpx exception and every error status into a PuterError, and hands back a streaming response whose body
-reads use the between-chunks timeout rather than the first-byte one.
+`sending.open_response()` is the only way a provider talks to a server (pacing, retries, error statuses);
+`decoded()` reads a streamed body through a decoder, with the between-chunks timeout rather than the first-byte one.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
-from contextlib import AsyncExitStack, aclosing, asynccontextmanager, contextmanager
+from collections.abc import AsyncGenerator, Iterator, Mapping
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import httpx
 
 from .. import __version__
-from ..errors import (
-    APIError,
-    AuthenticationError,
-    BadRequest,
-    ConnectionFailed,
-    InputError,
-    InsufficientFunds,
-    LoginFailed,
-    ModelNotFound,
-    NotFound,
-    NotLoggedIn,
-    PermissionDenied,
-    PuterError,
-    RateLimited,
-    ReauthRequired,
-    Redirected,
-    ServerError,
-    StreamError,
-    StreamTimeout,
-    StreamTruncated,
-    Timeout,
-    TokenRejected,
-    TransportError,
-    VerificationRequired,
-)
+from ..config import Settings
+from ..errors import ConnectionFailed, PuterError, StreamError, StreamTimeout, StreamTruncated, Timeout
 from ..redact import logger, redact, redact_headers
-from . import jsontext
-from .limits import Backoff, RateLimiter, parse_retry_after
+from .limits import Backoff, RateLimiter
 
 USER_AGENT = f"puter-magic/{__version__}"
 
@@ -70,6 +42,22 @@ class Policy:
             write=max(self.connect_timeout, 30.0),
             pool=self.first_byte_timeout,
         )
+
+
+def policy_from(settings: Settings) -> Policy:
+    """The timeouts, retries and pacing the settings ask for."""
+    limiter = None
+    if settings.rate_limit or settings.max_concurrent:
+        requests, window = settings.rate_limit or (0, 1.0)
+        limiter = RateLimiter(requests or None, window, settings.max_concurrent)
+    return Policy(
+        connect_timeout=settings.connect_timeout,
+        first_byte_timeout=settings.first_byte_timeout,
+        idle_timeout=settings.idle_timeout,
+        max_retries=settings.max_retries,
+        backoff=Backoff(settings.backoff_base, settings.backoff_cap, settings.max_retry_wait),
+        limiter=limiter,
+    )
 
 
 class LoopbackTransport(httpx.AsyncBaseTransport):
@@ -196,175 +184,3 @@ async def decoded(
         raise
     if tail:
         yield tail
-
-
-def _retryable(error: PuterError) -> bool:
-    """Connection failures and connect timeouts happen before any byte of an answer: safe to retry."""
-    if isinstance(error, Timeout):
-        return error.phase == "connect"
-    return isinstance(error, TransportError)
-
-
-ErrorBuilder = Callable[[httpx.Response, bytes], PuterError]
-
-_attempts: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("puter_magic_attempts", default=None)
-
-
-@contextmanager
-def counting_attempts() -> Iterator[list[int]]:
-    """Count the attempts (the first and each retry) of the requests sent inside, in this context only."""
-    counter = [0]
-    token = _attempts.set(counter)
-    try:
-        yield counter
-    finally:
-        _attempts.reset(token)
-
-
-def request_body(value: Any) -> bytes:
-    """The JSON bytes of a request: UTF-8 with lone surrogates replaced (`jsontext`); NaN or an infinity is
-    refused here, before anything is sent, as an InputError."""
-    try:
-        return jsontext.dumps(value)
-    except jsontext.NotJSON as exc:
-        raise InputError(str(exc), hint="use finite numbers") from None
-
-
-@asynccontextmanager
-async def open_response(
-    client: httpx.AsyncClient,
-    method: str,
-    url: str,
-    *,
-    policy: Policy,
-    error_for: ErrorBuilder,
-    json_body: Any = None,
-    headers: Mapping[str, str] | None = None,
-) -> AsyncIterator[httpx.Response]:
-    """Send with pacing and safe retries; yield a successful streaming response, closed on exit."""
-    content = request_body(json_body) if json_body is not None else None
-    send_headers = {"Content-Type": "application/json", **(headers or {})} if content else dict(headers or {})
-    attempt = 0
-    while True:
-        async with AsyncExitStack() as stack:
-            if policy.limiter is not None:
-                await stack.enter_async_context(policy.limiter.slot())
-            request = client.build_request(method, url, content=content, headers=send_headers, timeout=policy.timeout())
-            counter = _attempts.get()
-            if counter is not None:
-                counter[0] += 1
-            try:
-                with transport_errors(request, policy):
-                    response = await client.send(request, stream=True)
-            except PuterError as error:
-                delay = policy.backoff.delay(attempt) if _retryable(error) else None
-                if delay is not None and attempt == 0 and isinstance(error, ConnectionFailed) and error.stale:
-                    delay = 0.0
-                if delay is None or attempt >= policy.max_retries:
-                    raise
-                logger.info("retrying %s %s in %.2f s: %s", method, url, delay, error.message)
-            else:
-                stack.push_async_callback(response.aclose)
-                if 300 <= response.status_code < 400:
-                    # Never followed: credentials must not travel to wherever the redirect points.
-                    target = redact(response.headers.get("location", "another address"))
-                    raise Redirected(f"{request.url} redirects to {target}", location=target)
-                if response.status_code < 400:
-                    # The body's reads wait at most idle_timeout between chunks (httpcore reads this
-                    # extension when body iteration starts).
-                    response.request.extensions["timeout"]["read"] = policy.idle_timeout
-                    yield response
-                    return
-                body = await _read_error_body(response, policy)
-                failure = error_for(response, body)
-                delay = None
-                if isinstance(failure, RateLimited):
-                    delay = policy.backoff.delay(attempt, failure.retry_after)
-                if delay is None or attempt >= policy.max_retries:
-                    raise failure
-                logger.info("rate limited on %s %s; retrying in %.2f s", method, url, delay)
-        attempt += 1
-        await asyncio.sleep(delay)
-
-
-async def _read_error_body(response: httpx.Response, policy: Policy) -> bytes:
-    with transport_errors(response.request, policy):
-        return await response.aread()
-
-
-# --- status → error, once ------------------------------------------------------------------------
-
-_BY_CODE: dict[str, type[APIError]] = {
-    "token_missing": NotLoggedIn,
-    "token_auth_failed": TokenRejected,
-    "reauth_required": ReauthRequired,
-    "password_mismatch": LoginFailed,
-    "password_required": LoginFailed,
-    "insufficient_funds": InsufficientFunds,
-    "usage_limited": InsufficientFunds,
-    "subscription_required": InsufficientFunds,
-    "insufficient_quota": InsufficientFunds,
-    "too_many_requests": RateLimited,
-    "rate_limit_exceeded": RateLimited,
-    "upstream_rate_limited": RateLimited,
-    "email_confirmation_required": VerificationRequired,
-    "email_must_be_confirmed": VerificationRequired,
-    "phone_verification_required": VerificationRequired,
-    "card_verification_required": VerificationRequired,
-    "model_not_found": ModelNotFound,
-    "forbidden": PermissionDenied,
-    "permission_denied": PermissionDenied,
-    "account_suspended": PermissionDenied,
-    "app_or_api_token_required": PermissionDenied,
-    "internal_error": ServerError,
-    "upstream_auth_failed": ServerError,
-    "upstream_provider_unavailable": ServerError,
-    "upstream_failed": ServerError,
-    "ai_chat_all_providers_failed": ServerError,
-    "no_implementation_available": ServerError,
-}
-
-
-def _class_for_status(status: int) -> type[APIError]:
-    if status == 401:
-        return AuthenticationError
-    if status == 402:
-        return InsufficientFunds
-    if status == 403:
-        return PermissionDenied
-    if status == 404:
-        return NotFound
-    if status == 429:
-        return RateLimited
-    if status >= 500:
-        return ServerError
-    return BadRequest if status >= 400 else APIError
-
-
-def status_error(
-    status: int,
-    message: str,
-    *,
-    code: str | None = None,
-    body: Mapping[str, Any] | str | None = None,
-    retry_after: float | None = None,
-) -> APIError:
-    """The one place where an HTTP status and an error code become an exception class."""
-    cls = _BY_CODE.get(code or "") or _class_for_status(status)
-    message = redact(message) or f"HTTP {status}"
-    if cls is RateLimited:
-        return RateLimited(message, retry_after=retry_after, status_code=status, code=code, body=body)
-    return cls(message, status_code=status, code=code, body=body)
-
-
-def retry_after_of(response: httpx.Response) -> float | None:
-    return parse_retry_after(response.headers.get("retry-after"))
-
-
-def json_or_text(body: bytes) -> Mapping[str, Any] | str:
-    """An error body: parsed JSON when it is a JSON object, else the text (redacted, then trimmed)."""
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):
-        return redact(body.decode("utf-8", "replace").strip())[:500]
-    return data if isinstance(data, dict) else redact(str(data))[:500]

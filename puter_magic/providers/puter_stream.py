@@ -1,0 +1,59 @@
+"""A streamed Puter answer read into events: NDJSON lines, or one JSON body from backends that do not stream."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, aclosing
+
+import httpx
+
+from ..datatypes import ChatRequest, Finished, ReasoningDelta, StreamEvent, TextDelta, ToolCall, Usage
+from ..errors import StreamFailed, StreamTruncated
+from ..wire.decoders import NDJSONDecoder
+from ..wire.sending import attempts_of
+from ..wire.transport import Policy, decoded
+from . import puter_wire as wire
+
+
+async def events(
+    opened: AbstractAsyncContextManager[httpx.Response], request: ChatRequest, policy: Policy, *, strict_end: bool
+) -> AsyncIterator[StreamEvent]:
+    """The events of the answer `opened` streams; EOF before the `usage` line is a truncation when `strict_end`."""
+    async with opened as response:
+        attempts = attempts_of(response)
+        if "ndjson" not in response.headers.get("content-type", ""):
+            # Some backends answer a stream request with one JSON body (or a v1 error envelope).
+            completion = wire.parse_completion(wire.checked(json.loads(await response.aread())), request.model)
+            if completion.text:
+                yield TextDelta(completion.text)
+            for call in completion.tool_calls:
+                yield call
+            yield Finished(completion.usage, completion.finish_reason, completion.model, attempts)
+            return
+        texts: list[str] = []
+        async with aclosing(decoded(response, NDJSONDecoder(), policy, texts)) as reads:
+            async for objects in reads:
+                for obj in objects:  # no generator layer inside: this loop runs once per token
+                    kind = obj.get("type") if isinstance(obj, dict) else None
+                    if kind == "text":
+                        text = obj.get("text") or ""
+                        texts.append(text)
+                        yield TextDelta(text)
+                    elif kind == "usage":
+                        yield Finished(wire.parse_usage(obj.get("usage")), "stop", request.model, attempts)
+                        return
+                    elif kind == "error":
+                        message = str(obj.get("message") or "the model failed while answering")
+                        raise StreamFailed(message, partial="".join(texts))
+                    elif kind == "reasoning":
+                        yield ReasoningDelta(str(obj.get("reasoning") or ""))
+                    elif kind == "tool_use":
+                        yield ToolCall(str(obj.get("id", "")), str(obj.get("name", "")), obj.get("input") or {})
+                    elif kind == "content_block_delta":  # the v1 usage-limited stream's Anthropic-like lines
+                        text = str((obj.get("delta") or {}).get("text") or "")
+                        texts.append(text)
+                        yield TextDelta(text)
+        if strict_end:
+            raise StreamTruncated("the answer stopped before Puter said it was complete", partial="".join(texts))
+        yield Finished(Usage(), None, request.model, attempts)
