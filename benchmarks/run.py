@@ -30,6 +30,7 @@ import bench_batch  # noqa: E402
 import bench_import  # noqa: E402
 import bench_load  # noqa: E402
 import bench_memory  # noqa: E402
+import bench_objects  # noqa: E402
 import bench_openai_stream  # noqa: E402
 import bench_proxy  # noqa: E402
 import bench_puter_stream  # noqa: E402
@@ -149,6 +150,11 @@ def section_memory() -> tuple[str, dict[str, float]]:
     return bench_memory.report(result), bench_memory.headline(result)
 
 
+def section_objects() -> tuple[str, dict[str, float]]:
+    result = bench_objects.run()
+    return bench_objects.report(result), bench_objects.headline(result)
+
+
 SECTIONS = [
     Section(
         "load",
@@ -236,6 +242,12 @@ SECTIONS = [
         "Memory and history trimming",
         (bench_memory.__doc__ or "").split("\n\n", 1)[1].strip(),
         section_memory,
+    ),
+    Section(
+        "objects",
+        "Notebook objects in a prompt",
+        (bench_objects.__doc__ or "").split("\n\n", 1)[1].strip(),
+        section_objects,
     ),
 ]
 BY_KEY = {s.key: s for s in SECTIONS}
@@ -353,6 +365,12 @@ def headline_rows(figures: dict[str, dict[str, float]]) -> list[str]:
             f"trimming {num('memory', 'trimmed at 2000'):.0f} µs per request at 2,000 turns, "
             f"{num('memory', 'slope whole'):.2f} µs per turn when every turn is sent | linear at worst "
             f"| {verdict(growth < 16 * 1.5)} |"
+        )
+    frame_ms = get("objects", "pandas ms")
+    if frame_ms is not None:
+        rows.append(
+            f"| `@{{df}}`, 10⁶ rows | {frame_ms:.1f} ms, {num('objects', 'rendered chars'):,.0f} characters; "
+            f"token estimate {num('objects', 'estimate MB/s'):.1f} MB/s | < 50 ms | {verdict(frame_ms < 50)} |"
         )
     return rows
 

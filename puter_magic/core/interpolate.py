@@ -17,6 +17,9 @@ reference, and no kind of brace (`{…}`, `{{…}}`) is ever one:
 - Attributes must be public: `@{x._y}` and dunders are refused. Items are looked up with `obj[key]`.
 - A value is rendered once and never scanned again: str as is; bytes decoded as UTF-8; dict, list and tuple as
   indented JSON (repr when they are not JSON-able); anything else with `str()`.
+- Within a budget (core/render_objects.py): DataFrames and Series as a summary (`@{df:rows=50}`, `@{df:full}`),
+  `@{cell:3}`, `@{cells:3-7}` and `@{file:path.py}` as source text, anything longer cut with a marker; what was
+  cut is said in `notes` when the caller passes a list.
 
 Pure: standard library and `puter_magic.errors` only.
 """
@@ -29,12 +32,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import InputError
+from .render_objects import BUDGET, render_source, render_value
 
 _NAME = r"[^\W\d]\w*"
 _STEP = rf"""\.{_NAME}|\[(?:-?\d{{1,18}}|'[^'\n]*'|"[^"\n]*")\]"""
 _PATH = rf"{_NAME}(?:{_STEP})*"
+_SOURCE = r"(?P<kind>cells?|file):(?P<argument>(?<=cells:)\d{1,9}-\d{1,9}|(?<=cell:)\d{1,9}|(?<=file:)[^\s{}]+)"
+_SPEC = r"(?::(?P<spec>full|rows=\d{1,9}))?"
 # Not right after a word character: git's `main@{upstream}` and `HEAD@{1}` are not references.
-_REFERENCE = re.compile(rf"(?:(?P<escape>\\)|(?<![\w\\]))@\{{[ \t]*(?P<path>{_PATH})[ \t]*\}}")
+_REFERENCE = re.compile(rf"(?:(?P<escape>\\)|(?<![\w\\]))@\{{[ \t]*(?:{_SOURCE}|(?P<path>{_PATH}){_SPEC})[ \t]*\}}")
 _WHOLE_PATH = re.compile(_PATH)
 _PARTS = re.compile(
     rf"(?P<first>^{_NAME})|\.(?P<attr>{_NAME})|\[(?P<index>-?\d+)\]"
@@ -45,9 +51,12 @@ UNKNOWN_HINT = "define it first, or write \\@{ to send it as it is"
 LOOKUP_HINT = "check the value, or write \\@{ to send it as it is"
 
 
-def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
+def interpolate(
+    text: str, namespace: Mapping[str, Any], *, budget: int = BUDGET, notes: list[str] | None = None
+) -> str:
     """`text` with each `@{ path }` replaced by the rendered value from `namespace`; one regex pass.
 
+    Each value gets at most `budget` characters; a note of what was cut is appended to `notes` (when given).
     Raises InputError for an unknown name, a private attribute, or a lookup that fails.
     """
     if "@{" not in text:
@@ -58,14 +67,23 @@ def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
     def replace(match: re.Match[str]) -> str:
         if match.group("escape"):
             return match.group(0)[1:]
-        path = match.group("path")
-        if path not in rendered:
-            value = resolve(path, namespace)
-            try:
-                rendered[path] = render(value)
-            except Exception as exc:  # a broken __str__ / __repr__
-                raise InputError(f"cannot show @{{{path}}}: {_reason(exc)}", hint=LOOKUP_HINT) from None
-        return rendered[path]
+        path, spec, kind = match.group("path"), match.group("spec"), match.group("kind")
+        key = f"{kind}:{match.group('argument')}" if kind else f"{path}:{spec}" if spec else path
+        if key not in rendered:
+            if kind:
+                result = render_source(kind, match.group("argument"), namespace, budget)
+            else:
+                value = resolve(path, namespace)
+                try:
+                    result = render_value(value, spec, budget, render)
+                except InputError:
+                    raise
+                except Exception as exc:  # a broken __str__ / __repr__
+                    raise InputError(f"cannot show @{{{path}}}: {_reason(exc)}", hint=LOOKUP_HINT) from None
+            rendered[key] = result.text
+            if result.note and notes is not None:
+                notes.append(f"@{{{key}}}: {result.note}")
+        return rendered[key]
 
     return _REFERENCE.sub(replace, text)
 
@@ -74,7 +92,11 @@ def references(text: str) -> list[str]:
     """The paths that `interpolate()` would expand, as written, in order of first appearance, without repeats."""
     if "@{" not in text:
         return []
-    found = (match.group("path") for match in _REFERENCE.finditer(text) if not match.group("escape"))
+    found = (
+        match.group("path") or f"{match.group('kind')}:{match.group('argument')}"
+        for match in _REFERENCE.finditer(text)
+        if not match.group("escape")
+    )
     return list(dict.fromkeys(found))
 
 
