@@ -1,4 +1,8 @@
-"""%%puter and %puter in a real IPython shell (in-process, terminal mode) against the local Puter server."""
+"""%%puter and %puter in a real IPython shell (in-process, terminal mode).
+
+`magics` answers from the in-memory provider (its default answer echoes the prompt; tests check what was sent in
+`memory_provider.requests`); `puter_magics` talks to the local Puter server, for what is Puter's: its errors,
+login, account, models and status."""
 
 from __future__ import annotations
 
@@ -15,17 +19,46 @@ from puter_magic.notebook.magics import PuterMagics, unload
 from puter_magic.testing import Fault
 
 
-@pytest.fixture(params=["called", "awaited"])
-def magics(request, shell, magics):
-    """conftest's magics, with the deterministic model chosen; every test runs twice: with %%puter called as
-    IPython calls cell magics, and rewritten into `await …ask_async(…)` as in a kernel where Stop works."""
-    magics.session.set_model("deterministic")
-    if request.param == "awaited":
+@pytest.fixture
+def session(memory_session):
+    """The conftest `magics` fixture builds on this: the in-memory session."""
+    return memory_session
+
+
+def both_ways(way: str, shell, magics):
+    """Every test runs twice: with %%puter called as IPython calls cell magics, and rewritten into
+    `await …ask_async(…)` as in a kernel where Stop works."""
+    if way == "awaited":
         magics.awaiter.supported = True
         magics.awaiter.install()
         assert shell.transform_cell("%%puter\nHi").startswith("await "), "the awaited path is the one tested"
     yield magics
     magics.awaiter.uninstall()
+
+
+@pytest.fixture(params=["called", "awaited"])
+def magics(request, shell, magics):
+    yield from both_ways(request.param, shell, magics)
+
+
+@pytest.fixture(params=["called", "awaited"])
+def puter_magics(request, shell, puter_settings):
+    """PuterMagics on a session of the local Puter server, with its deterministic model chosen."""
+    sess = Session(puter_settings)
+    sess.set_model("deterministic")
+    instance = PuterMagics(shell, session_=sess)
+    shell.register_magics(instance)
+    shell.events.register("pre_run_cell", instance.on_pre_run_cell)
+    try:
+        yield from both_ways(request.param, shell, instance)
+    finally:
+        unload(shell)
+        sess.close()
+
+
+def sent(memory_provider, number: int = -1) -> list[tuple[str, str]]:
+    """The messages of a request the in-memory provider received, as (role, text)."""
+    return [(m.role, m.text) for m in memory_provider.requests[number].messages]
 
 
 def cell(options: str, body: str) -> str:
@@ -35,58 +68,60 @@ def cell(options: str, body: str) -> str:
 # --- asking ---------------------------------------------------------------------------------------
 
 
-def test_streams_into_the_output_and_keeps_history(shell, magics, capsys):
+def test_streams_into_the_output_and_keeps_history(shell, magics, memory_provider, capsys):
+    memory_provider.enqueue("Hi, ", "you.")
     run(shell, cell("", "Hello there"), "c1")
-    assert capsys.readouterr().out.startswith("Turn 1. You said: Hello there.")
+    assert capsys.readouterr().out.startswith("Hi, you.")
+    memory_provider.enqueue("Once ", "more.")
     run(shell, cell("", "And again"), "c2")
-    out = capsys.readouterr().out
-    assert out.startswith("Turn 2. You said: And again. Before that you said: Hello there.")
+    assert capsys.readouterr().out.startswith("Once more.")
+    assert sent(memory_provider) == [("user", "Hello there"), ("assistant", "Hi, you."), ("user", "And again")]
     turns = magics.session.conversations.thread().turns
     assert [t.key for t in turns] == ["c1", "c2"]
 
 
-def test_rerunning_a_cell_replaces_its_turn_in_place(shell, magics, capsys):
+def test_rerunning_a_cell_replaces_its_turn_in_place(shell, magics, memory_provider):
     run(shell, cell("", "first question"), "a")
     run(shell, cell("", "second question"), "b")
     run(shell, cell("", "first question, reworded"), "a")
-    out = capsys.readouterr().out
-    assert "Turn 1. You said: first question, reworded." in out, "the re-run sees only what came before it"
+    assert sent(memory_provider) == [("user", "first question, reworded")], "the re-run sees only what came before"
     turns = magics.session.conversations.thread().turns
     assert [t.prompt for t in turns] == ["first question, reworded", "second question"]
 
 
-def test_threads_new_and_no_history(shell, magics, capsys):
+def test_threads_new_and_no_history(shell, magics, memory_provider):
     run(shell, cell("-t ideas", "one"), "x1")
     run(shell, cell("-t ideas", "two"), "x2")
     run(shell, cell("-t other", "three"), "x3")
-    out = capsys.readouterr().out
-    assert "Turn 2. You said: two. Before that you said: one." in out
-    assert "Turn 1. You said: three." in out
+    assert sent(memory_provider, 1) == [("user", "one"), ("assistant", "one"), ("user", "two")]
+    assert sent(memory_provider, 2) == [("user", "three")]
     run(shell, cell("-t ideas --new", "fresh"), "x4")
-    assert capsys.readouterr().out.startswith("Turn 1. You said: fresh.")
+    assert sent(memory_provider) == [("user", "fresh")]
     run(shell, cell("-t ideas --no-history", "aside"), "x5")
-    assert capsys.readouterr().out.startswith("Turn 1. You said: aside.")
+    assert sent(memory_provider) == [("user", "aside")]
     assert [t.prompt for t in magics.session.conversations.thread("ideas").turns] == ["fresh"]
 
 
-def test_system_prompt_is_sent(shell, magics, puter_server):
+def test_system_prompt_is_sent(shell, magics, memory_provider):
     run(shell, cell('-s "Answer in French." -m echo', "bonjour"), "s1")
-    body = [r.body for r in puter_server.state.requests if r.path == "/drivers/call"][-1]
-    assert body["args"]["messages"][0] == {"role": "system", "content": "Answer in French."}
+    assert sent(memory_provider) == [("system", "Answer in French."), ("user", "bonjour")]
     assert magics.session.conversations.thread().system == "Answer in French."
 
 
-def test_options_reach_the_request(shell, magics, puter_server):
+def test_options_reach_the_request(shell, magics, memory_provider):
     run(shell, cell("-m echo --temperature 0.2 --max-tokens 50", "hi"), "o1")
-    args = [r.body for r in puter_server.state.requests if r.path == "/drivers/call"][-1]["args"]
-    assert args["model"] == "echo" and args["temperature"] == 0.2 and args["max_tokens"] == 50
+    request = memory_provider.requests[-1]
+    assert (request.model, request.temperature, request.max_tokens) == ("echo", 0.2, 50)
 
 
-def test_no_stream_gives_the_same_answer(shell, magics, capsys):
+def test_no_stream_gives_the_same_answer(shell, magics, memory_provider, capsys):
+    memory_provider.enqueue("the ", "same ", "answer")
     run(shell, cell("--no-stream --no-history", "same please"), "n1")
     whole = capsys.readouterr().out
+    memory_provider.enqueue("the ", "same ", "answer")
     run(shell, cell("--no-history", "same please"), "n2")
-    assert capsys.readouterr().out == whole
+    assert capsys.readouterr().out == whole and whole.startswith("the same answer")
+    assert [r.method for r in memory_provider.received] == ["complete", "stream"]
 
 
 # --- formats --------------------------------------------------------------------------------------
@@ -111,25 +146,24 @@ def test_json_format_parses_or_fails_in_one_line(shell, magics):
 def test_quiet_shows_nothing_but_keeps_the_turn(shell, magics, capsys):
     run(shell, cell("--quiet -o answer", "silently"), "q1")
     assert capsys.readouterr().out == ""
-    assert shell.user_ns["answer"].startswith("Turn 1.")
+    assert shell.user_ns["answer"] == "silently"
     assert len(magics.session.conversations.thread().turns) == 1
 
 
 # --- interpolation --------------------------------------------------------------------------------
 
 
-def test_braces_pass_untouched_and_variables_expand(shell, magics, puter_server):
+def test_braces_pass_untouched_and_variables_expand(shell, magics, memory_provider):
     shell.user_ns["city"] = "Paris"
     code = 'data = {"a": 1}; print(f"{data[\'a\']:>4}")'
     run(shell, cell("-m echo", code + "\nf'{{literal}}' stays; weather in @{city}?"), "i1")
-    sent = [r.body for r in puter_server.state.requests if r.path == "/drivers/call"][-1]["args"]["messages"][-1]
-    assert sent["content"] == code + "\nf'{{literal}}' stays; weather in Paris?"
+    assert sent(memory_provider)[-1] == ("user", code + "\nf'{{literal}}' stays; weather in Paris?")
     with pytest.raises(UsageError, match="unknown name 'nope'"):
         run(shell, cell("-m echo", "@{nope}"), "i2")
     run(shell, cell("-m echo --raw", "@{nope}"), "i3")
 
 
-def test_the_magic_line_is_not_expanded_by_ipython(shell, magics, puter_server):
+def test_the_magic_line_is_not_expanded_by_ipython(shell, magics):
     shell.user_ns["x"] = "should-not-appear"
     run(shell, cell('-m echo -s "keep $x and {x}"', "hi"), "v1")
     assert magics.session.conversations.thread().system == "keep $x and {x}"
@@ -151,24 +185,24 @@ def test_the_magic_line_is_not_expanded_by_ipython(shell, magics, puter_server):
         (lambda s, m: m.session.set_model(None), "pick one with `%puter model NAME`"),
     ],
 )
-def test_every_failure_is_one_line_and_leaves_history_unchanged(shell, magics, puter_server, setup, expected):
+def test_every_failure_is_one_line_and_leaves_history_unchanged(shell, puter_magics, puter_server, setup, expected):
     run(shell, cell("", "before"), "e0")
-    before = list(magics.session.conversations.thread().turns)
-    setup(puter_server, magics)
+    before = list(puter_magics.session.conversations.thread().turns)
+    setup(puter_server, puter_magics)
     with pytest.raises(UsageError) as info:
         run(shell, cell("", "a question that fails"), "e1")
     message = str(info.value)
     assert expected in message and "\n" not in message
-    assert magics.session.conversations.thread().turns == before
+    assert puter_magics.session.conversations.thread().turns == before
     puter_server.state.clear_faults()
     puter_server.state.set_remaining("admin", 10**9)
-    magics.session.set_model("deterministic")
+    puter_magics.session.set_model("deterministic")
     run(shell, cell("", "after"), "e2")
-    assert len(magics.session.conversations.thread().turns) == 2, "the shell stays usable"
+    assert len(puter_magics.session.conversations.thread().turns) == 2, "the shell stays usable"
 
 
-def test_not_logged_in(shell, magics):
-    magics.session.provider.settings = magics.session.provider.settings.with_token(None)
+def test_not_logged_in(shell, puter_magics):
+    puter_magics.session.provider.settings = puter_magics.session.provider.settings.with_token(None)
     with pytest.raises(UsageError, match="log in with `%puter login`"):
         run(shell, cell("", "hi"), "l1")
 
@@ -197,7 +231,7 @@ def test_bad_options_are_one_line(shell, magics):
 # --- %puter commands ------------------------------------------------------------------------------
 
 
-def test_status_models_and_model_validation(shell, magics):
+def test_status_models_and_model_validation(shell, puter_magics):
     status = run(shell, "%puter status")
     assert "as **admin**" in status.markdown and "deterministic" in status.markdown
     models = run(shell, "%puter models det")
@@ -206,9 +240,9 @@ def test_status_models_and_model_validation(shell, magics):
         run(shell, "%puter model determinstic")
     assert "local/deterministic" not in str(info.value), "one suggestion per model, not one per alias"
     run(shell, "%puter model echo")
-    assert magics.session.model == "echo"
+    assert puter_magics.session.model == "echo"
     run(shell, "%puter model anything-goes --any")
-    assert magics.session.model == "anything-goes"
+    assert puter_magics.session.model == "anything-goes"
 
 
 def test_thread_commands_history_and_clear(shell, magics):
@@ -224,7 +258,7 @@ def test_thread_commands_history_and_clear(shell, magics):
     assert magics.session.conversations.thread("notes").turns == []
 
 
-def test_export_import_round_trip_without_secrets(shell, magics, puter_settings, tmp_path):
+def test_export_import_round_trip_without_secrets(shell, puter_magics, puter_settings, tmp_path):
     run(shell, cell("", "keep me"), "x1")
     target = tmp_path / "conversation.json"
     run(shell, f"%puter export {target}")
@@ -234,11 +268,11 @@ def test_export_import_round_trip_without_secrets(shell, magics, puter_settings,
         assert puter_settings.token not in path.read_text()
     run(shell, "%puter clear")
     run(shell, f"%puter import {target}")
-    assert [t.prompt for t in magics.session.conversations.thread().turns] == ["keep me"]
+    assert [t.prompt for t in puter_magics.session.conversations.thread().turns] == ["keep me"]
     assert json.loads(target.read_text())["threads"]["default"]["turns"][0]["prompt"] == "keep me"
 
 
-def test_usage_config_help_and_unknown_commands(shell, magics, puter_settings):
+def test_usage_config_help_and_unknown_commands(shell, puter_magics, puter_settings):
     assert "left" in run(shell, "%puter usage").plain
     config = run(shell, "%puter config")
     assert "set (hidden)" in config.plain and puter_settings.token not in config.plain + config.markdown
@@ -247,12 +281,13 @@ def test_usage_config_help_and_unknown_commands(shell, magics, puter_settings):
         run(shell, "%puter modles")
 
 
-def test_config_traitlet_sets_the_default_model(shell, magics, capsys):
+def test_config_traitlet_sets_the_default_model(shell, magics, memory_provider, capsys):
     magics.session.set_model(None)
     run(shell, '%config PuterMagics.default_model = "echo"')
     try:
         run(shell, cell("", "configured"), "t1")
         assert capsys.readouterr().out.strip() == "configured"
+        assert memory_provider.requests[-1].model == "echo"
     finally:
         del shell.config.PuterMagics["default_model"]  # the shell is shared: later magics would start on "echo"
 
@@ -334,7 +369,7 @@ def test_a_provider_whose_key_variable_is_unset_is_not_added(shell, magics, monk
         run(shell, line)
     assert "\n" not in str(info.value)
     assert magics.session.registry.endpoints() == before
-    assert magics.session.provider_name == "puter"
+    assert magics.session.provider_name == "memory"
 
 
 def test_an_interruption_before_any_text_keeps_nothing(magics):
@@ -352,7 +387,7 @@ def test_line_commands_expand_references(shell, magics, tmp_path):
     assert (tmp_path / "from-a-variable.json").exists()
 
 
-def test_login_prompts_never_echo_and_handle_two_factor(shell, magics, puter_server, monkeypatch):
+def test_login_prompts_never_echo_and_handle_two_factor(shell, puter_magics, puter_server, monkeypatch):
     import builtins
     import getpass
 
