@@ -166,19 +166,10 @@ def test_a_crash_in_the_middle_of_a_write_leaves_the_old_file(open_session, tmp_
 
 def test_a_second_kernel_resumes_what_the_first_saved(puter_server, tmp_path):
     pytest.importorskip("ipykernel")
-    from test_kernel import Kernel
+    from test_kernel import Kernel, kernel_env
 
     path = tmp_path / "notebook-chat.json"
-    env = {
-        **os.environ,
-        "PUTER_API_ORIGIN": puter_server.api_origin,
-        "PUTER_GUI_ORIGIN": puter_server.gui_origin,
-        "PUTER_TOKEN": puter_server.token,
-        "PUTER_RATE_LIMIT": "off",
-        "PUTER_MAGIC_HOME": str(tmp_path / "home"),
-        "IPYTHONDIR": str(tmp_path / "ipython"),
-        "JUPYTER_PLATFORM_DIRS": "1",
-    }
+    env = kernel_env(puter_server, tmp_path)
     setup = f'%load_ext puter_magic\n%puter model deterministic\n%config PuterMagics.autosave = "{path}"'
 
     def printed(messages: list[dict]) -> str:

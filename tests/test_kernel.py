@@ -51,9 +51,9 @@ class Kernel:
         self.manager.shutdown_kernel(now=True)
 
 
-@pytest.fixture
-def kernel(puter_server, tmp_path):
-    env = {
+def kernel_env(puter_server, tmp_path) -> dict[str, str]:
+    """A kernel's environment: the local Puter server, no pacing, its own home and IPython folders."""
+    return {
         **os.environ,
         "PUTER_API_ORIGIN": puter_server.api_origin,
         "PUTER_GUI_ORIGIN": puter_server.gui_origin,
@@ -63,7 +63,11 @@ def kernel(puter_server, tmp_path):
         "IPYTHONDIR": str(tmp_path / "ipython"),
         "JUPYTER_PLATFORM_DIRS": "1",
     }
-    instance = Kernel(env)
+
+
+@pytest.fixture
+def kernel(puter_server, tmp_path):
+    instance = Kernel(kernel_env(puter_server, tmp_path))
     try:  # closed even when the setup fails: its sockets would otherwise fail a later test as a ResourceWarning
         reply, _ = instance.execute("%load_ext puter_magic\n%puter model deterministic")
         assert reply["content"]["status"] == "ok"

@@ -21,18 +21,11 @@ import jsonschema
 import pytest
 from servers.fixtures import RealServer
 from test_real_servers import chunks_of, content_of, http, post, stream
+from tool_requests import WEATHER
 
 __all__ = ["http"]  # the module-scoped client fixture of test_real_servers
 
 ASK = [{"role": "user", "content": "Weather in Paris?"}]
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Get the current weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 CLOCK = {
     "type": "function",
     "function": {"name": "get_time", "description": "The time now", "parameters": {"type": "object", "properties": {}}},

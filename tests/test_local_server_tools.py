@@ -21,6 +21,7 @@ from test_local_server import (
     ndjson_lines,
     recorded_chat,
 )
+from tool_requests import WEATHER
 
 from puter_magic.testing import LocalPuter, ScriptedCall, ScriptedReply
 from puter_magic.testing.scripted import EMPTY_SCRIPT_TEXT, v8_json_error
@@ -28,14 +29,6 @@ from puter_magic.testing.scripted import EMPTY_SCRIPT_TEXT, v8_json_error
 __all__ = ["http"]  # the fixture
 
 ASK = {"role": "user", "content": "What is the weather in Paris? Use the get_weather tool."}
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Get the current weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 CALL = {"id": "call_abc123", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
 FOLLOW_UP = [
     ASK,

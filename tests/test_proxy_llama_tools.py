@@ -9,19 +9,12 @@ import json
 
 import openai
 import pytest
+from tool_requests import WEATHER
 
 from puter_magic.core.loop import LoopThread
 from puter_magic.core.sessions import Session
 from puter_magic.server.serve import start
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Get the current weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 ASK = {"role": "user", "content": "Weather in Paris?"}
 
 

@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from tool_requests import WEATHER
 
 from puter_magic.config import Settings
 from puter_magic.core.loop import LoopThread
@@ -23,14 +24,6 @@ from puter_magic.core.sessions import Session
 from puter_magic.server.serve import start
 from puter_magic.testing.runner import serve
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Get the current weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 QUESTION = {"role": "user", "content": "What is the weather in Paris? Use the get_weather tool."}
 ARGUMENTS = '{"city": "Paris"}'
 RESULT = '{"temp_c": 18, "sky": "cloudy"}'

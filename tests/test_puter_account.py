@@ -10,6 +10,7 @@ import sys
 
 import httpx
 import pytest
+from test_puter_provider import settings_for
 
 from puter_magic.config import CredentialStore, Settings, state_dir
 from puter_magic.datatypes import ChatRequest, Message
@@ -26,19 +27,6 @@ from puter_magic.testing import Fault
 
 pytestmark = pytest.mark.anyio
 HI = ChatRequest((Message("user", "hi"),), "fake")
-
-
-def settings_for(server, **overrides) -> Settings:
-    options = {
-        "api_origin": server.api_origin,
-        "gui_origin": server.gui_origin,
-        "token": server.token,
-        "rate_limit": None,
-        "max_concurrent": None,
-        "backoff_base": 0.01,
-        "backoff_cap": 0.02,
-    }
-    return Settings(**{**options, **overrides})
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -75,11 +76,17 @@ def _check_captcha(state: FakePuter, body: dict[str, object]) -> None:
         raise _bad_request("Captcha verification required.")
 
 
-async def login(request: Request, state: FakePuter) -> Response:
-    _check_rate_limit(state, request, "login")
+async def _account_form(request: Request, state: FakePuter, scope: str) -> dict[str, Any]:
+    """The checks /login and /signup make before reading the form, in Puter's order; then the form."""
+    _check_rate_limit(state, request, scope)
     body = await read_json_body(request)
     _check_captcha(state, body)
     check_gui_origin(state, request)
+    return body
+
+
+async def login(request: Request, state: FakePuter) -> Response:
+    body = await _account_form(request, state, "login")
     username, email, password = body.get("username"), body.get("email"), body.get("password")
     if not username and not email:
         raise _bad_request("Username or email is required.")
@@ -147,10 +154,7 @@ def _check_signup_fields(state: FakePuter, username: object, email: object, pass
 
 
 async def signup(request: Request, state: FakePuter) -> Response:
-    _check_rate_limit(state, request, "signup")
-    body = await read_json_body(request)
-    _check_captcha(state, body)
-    check_gui_origin(state, request)
+    body = await _account_form(request, state, "signup")
     if body.get("is_temp"):
         return _complete_login(state, state.add_temp_user())
     username, email, password = body.get("username"), body.get("email"), body.get("password")
