@@ -1,4 +1,5 @@
-"""The panel's widgets, driven as a user would (`.click()`, value changes), against the local Puter server.
+"""The panel's widgets, driven as a user would (`.click()`, value changes): against the local Puter server for
+what is Puter's (the badge, login, credits), on the in-memory provider (`memory_session`) for the rest.
 
 Every wait is on the panel's own jobs (`panel.wait()` returns once the loop-thread work and its widget updates
 are done), never a sleep.
@@ -20,8 +21,8 @@ from cells import run
 from puter_magic.config import Settings
 from puter_magic.core.sessions import Session
 from puter_magic.datatypes import ProviderStatus, UserInfo
-from puter_magic.providers.puter import PuterProvider
 from puter_magic.testing import MICRO_CENTS_PER_USD, Fault
+from puter_magic.testing.memory import MemoryProvider
 from puter_magic.testing.openai_server import LocalOpenAI
 from puter_magic.widgets.login import HIDDEN
 from puter_magic.widgets.panel import CUSTOM, NOT_LISTED, Panel, panel
@@ -145,17 +146,19 @@ def test_an_unreachable_openai_server_is_red(session, make_panel):
 # --- Fetch and the model combobox ---------------------------------------------------------------------
 
 
-def test_fetch_fills_the_combobox_and_caches_the_list(session, make_panel):
-    p = make_panel(session)
-    assert p._model.options == () and session.known_models() is None
+def test_fetch_fills_the_combobox_and_caches_the_list(memory_session, make_panel):
+    p = make_panel(memory_session)
+    assert p._model.options == () and memory_session.known_models() is None
     p._fetch.click()
     assert p.wait(WAIT)
-    assert {"deterministic", "echo", "slow"} <= set(p._model.options)
+    assert set(p._model.options) == {"memory-model", "other-model"}
     assert p._count.value == count_text(len(p._model.options))
     assert not p._fetch.disabled and p._fetch.description == "Fetch"
     assert text_of(p._message).startswith("Fetched ")
-    assert [m.id for m in session.known_models()] == [m.id for m in session.models()], "the session's cache"
-    second = make_panel(session)
+    assert [m.id for m in memory_session.known_models()] == [m.id for m in memory_session.models()], (
+        "the session's cache"
+    )
+    second = make_panel(memory_session)
     assert second._model.options == p._model.options, "another panel starts from the cached list"
 
 
@@ -168,11 +171,11 @@ def test_fetch_errors_reach_the_status_line(session, puter_server, make_panel):
     assert p._model.options == () and not p._fetch.disabled
 
 
-class GatedPuter(PuterProvider):
-    """Puter whose model list never arrives: Fetch stays busy until it is stopped."""
+class GatedMemory(MemoryProvider):
+    """A provider whose model list never arrives: Fetch stays busy until it is stopped."""
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
+    def __init__(self) -> None:
+        super().__init__()
         self.entered, self.cancelled = threading.Event(), threading.Event()
 
     async def models(self):
@@ -185,9 +188,9 @@ class GatedPuter(PuterProvider):
         return []
 
 
-def test_fetch_is_busy_until_done_and_stop_cancels_it(puter_settings, make_panel):
-    gated = GatedPuter(puter_settings)
-    sess = Session(puter_settings, provider=gated)
+def test_fetch_is_busy_until_done_and_stop_cancels_it(make_panel):
+    gated = GatedMemory()
+    sess = Session(Settings(api_origin="http://127.0.0.1:9", token=None), provider=gated)
     try:
         p = make_panel(sess)
         p._fetch.click()
@@ -202,8 +205,8 @@ def test_fetch_is_busy_until_done_and_stop_cancels_it(puter_settings, make_panel
         sess.close()
 
 
-def test_stop_with_nothing_running_explains_the_kernel_interrupt(session, make_panel):
-    p = make_panel(session)  # not in a kernel that handles clicks while a cell awaits
+def test_stop_with_nothing_running_explains_the_kernel_interrupt(memory_session, make_panel):
+    p = make_panel(memory_session)  # not in a kernel that handles clicks while a cell awaits
     assert p.stop() == 0
     assert "interrupt it (■ or I,I)" in text_of(p._message)
     assert "interrupt the kernel" in p._stop.tooltip
@@ -219,15 +222,15 @@ def test_a_picked_model_is_what_puter_cells_use(shell, magics, session, make_pan
     assert session.conversations.thread().turns[-1].model == "deterministic"
 
 
-def test_a_typed_model_not_in_the_list_is_flagged_but_kept(session, make_panel):
-    p = make_panel(session)
+def test_a_typed_model_not_in_the_list_is_flagged_but_kept(memory_session, make_panel):
+    p = make_panel(memory_session)
     p.fetch().result(WAIT)
     p._model.value = "  my-own-model "
-    assert session.model == "my-own-model"
+    assert memory_session.model == "my-own-model"
     assert NOT_LISTED in p._note.value
     assert p._model.value == "my-own-model"
     p._model.value = ""
-    assert session.model is None and p._note.value == ""
+    assert memory_session.model is None and p._note.value == ""
 
 
 # --- login ------------------------------------------------------------------------------------------
@@ -333,23 +336,23 @@ def test_an_endpoint_whose_key_is_missing_is_refused_with_the_reason(session, ma
     assert text_of(broken._badge).startswith("Error: the environment variable PANEL_TEST_KEY is not set")
 
 
-def test_threads_temperature_and_clear(session, make_panel):
-    session.set_model("deterministic")
-    p = make_panel(session)
+def test_threads_temperature_and_clear(memory_session, make_panel):
+    memory_session.set_model("deterministic")
+    p = make_panel(memory_session)
     p._conversation._new_thread.value = "ideas"
     p._conversation._switch.click()
-    assert session.conversations.active == "ideas" and p._conversation._thread.value == "ideas"
-    session.chat("one idea")
+    assert memory_session.conversations.active == "ideas" and p._conversation._thread.value == "ideas"
+    memory_session.chat("one idea")
     assert dict((v, k) for k, v in p._conversation._thread.options)["ideas"] == "ideas (1 turn)"
     p._conversation._thread.value = "default"
-    assert session.conversations.active == "default"
+    assert memory_session.conversations.active == "default"
     p._conversation._thread.value = "ideas"
     p._conversation._clear.click()
-    assert session.conversations.thread("ideas").turns == []
+    assert memory_session.conversations.thread("ideas").turns == []
     assert text_of(p._message) == "Cleared thread ideas."
     p._conversation._temperature.value = 0.3
-    assert session.temperature == 0.3
-    assert session.prepare("hello").request.temperature == 0.3
+    assert memory_session.temperature == 0.3
+    assert memory_session.prepare("hello").request.temperature == 0.3
 
 
 def test_changes_made_with_the_magics_show_in_the_panel(shell, magics, session, make_panel, capsys):
@@ -369,20 +372,20 @@ def test_changes_made_with_the_magics_show_in_the_panel(shell, magics, session, 
     assert p._conversation._temperature.value == 0.7
 
 
-def test_close_stops_listening(session, make_panel):
-    p = make_panel(session)
-    listeners = len(session._listeners)
+def test_close_stops_listening(memory_session, make_panel):
+    p = make_panel(memory_session)
+    listeners = len(memory_session._listeners)
     p.close()
-    assert len(session._listeners) == listeners - 1
-    session.set_model("echo")  # no error from a closed panel
+    assert len(memory_session._listeners) == listeners - 1
+    memory_session.set_model("echo")  # no error from a closed panel
 
 
-def test_puter_magic_panel_is_the_function_even_after_the_module_import(session):
+def test_puter_magic_panel_is_the_function_even_after_the_module_import(memory_session):
     import puter_magic
     import puter_magic.widgets.panel
 
     assert puter_magic.panel is panel
-    p = puter_magic.panel(session)
+    p = puter_magic.panel(memory_session)
     try:
         assert isinstance(p, Panel) and p.wait(WAIT)
     finally:
