@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: setup demo test lint typecheck unit notebooks servers local-model browser node-clients bench bench-peers clean clean-servers clean-bench
+.PHONY: setup demo test lint typecheck unit notebooks servers local-model browser node-clients clients clients-table bench bench-peers clean clean-servers clean-bench
 
 setup: $(STAMP)
 
@@ -59,8 +59,18 @@ browser:
 node-clients:
 	bash tests/clients/setup_node_clients.sh
 
-unit: setup servers browser node-clients
+# The real clients tests/test_real_clients.py drives through the proxy (llm, langchain-openai, openai-agents,
+# instructor, openai; tests/clients/requirements.txt) in a venv of their own, .cache/clients-venv. Idempotent, cached.
+clients: setup
+	PROJECT_PYTHON=$(abspath $(BIN)/python) bash tests/clients/setup_clients.sh
+
+unit: setup servers browser node-clients clients
 	$(BIN)/python -m pytest
+
+# docs/clients.md, the client × feature table, from a fresh run of tests/test_real_clients.py (failures included).
+clients-table: setup servers clients
+	-$(BIN)/python -m pytest tests/test_real_clients.py -q -p no:cacheprovider
+	$(BIN)/python tests/clients/table.py
 
 notebooks: setup local-model
 	$(BIN)/python -m pytest --nbval notebooks/ --nbval-sanitize-with notebooks/nbval-sanitize.cfg -p no:cacheprovider
@@ -81,4 +91,4 @@ clean-bench:
 	rm -rf .cache/bench-peers .cache/bench-peers.lock .cache/bench-peers.pip.log .cache/bench-results.json
 
 clean-servers:
-	rm -rf --one-file-system .cache/llama-chroot .cache/tf-venv .cache/hf-home .cache/models
+	rm -rf --one-file-system .cache/llama-chroot .cache/tf-venv .cache/hf-home .cache/models .cache/clients-venv*

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-pytest_plugins = ["servers.fixtures"]  # real OpenAI-compatible servers (tests/servers/), started on demand
+# Real OpenAI-compatible servers (tests/servers/), started on demand; the real clients' table (tests/clients/).
+pytest_plugins = ["servers.fixtures", "clients.report"]
 
 _LEAKY = (
     "PUTER_TOKEN",
