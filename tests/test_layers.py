@@ -22,6 +22,7 @@ LAYER = {
     "redact": "foundations",
     "config": "foundations",
     "reports": "foundations",
+    "discovery": "foundations",
     "wire": "wire",
     "providers": "providers",
     "core": "core",
@@ -58,6 +59,7 @@ KNOWN_CYCLES = {
 }
 PURE = [
     "datatypes.py",
+    "discovery.py",
     "errors.py",
     "reports.py",
     "wire/decoders.py",
