@@ -23,8 +23,8 @@ RUNS = 5
 CLIENT_ALONE = """
 import time, puter_magic
 _s = puter_magic.session()
-_x = _s.prepare("go", model="slow", history=False)
-_t = time.perf_counter(); _n = sum(1 for _ in _s.events(_x)); print("ELAPSED", time.perf_counter() - _t)
+_r = _s.ask("go", model="slow", history=False)
+_t = time.perf_counter(); _n = sum(1 for _ in _r); print("ELAPSED", time.perf_counter() - _t)
 """
 THROUGH_MAGIC = """
 import time
@@ -121,7 +121,7 @@ def run(runs: int = RUNS) -> dict[str, Measurement]:
             client.stop_channels()
             manager.shutdown_kernel(now=True)
     return {
-        "alone": Measurement("client alone (Session.events)", alone),
+        "alone": Measurement("client alone (iterating the Reply)", alone),
         "magic": Measurement("%%puter called (streamed into one display)", magic),
         "awaited": Measurement("%%puter awaited (the same, Stop-able)", awaited),
         "rate": Measurement("display updates per second", rates),

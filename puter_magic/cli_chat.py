@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -76,8 +75,9 @@ def _ask(session: Any, args: argparse.Namespace, prompt: str) -> int:
     saved = state_dir() / THREADS_FILE
     if args.thread and saved.exists():
         session.conversations = Conversations.load(saved)
-    exchange = session.prepare(
+    reply = session.ask(
         prompt,
+        stream=not args.no_stream,
         model=model,
         thread=args.thread,
         system=args.system,
@@ -85,11 +85,12 @@ def _ask(session: Any, args: argparse.Namespace, prompt: str) -> int:
         new=args.new,
         temperature=args.temperature,
         max_tokens=args.max_tokens,
+        top_p=args.top_p,
+        seed=args.seed,
+        stop_sequences=tuple(args.stop) if args.stop else None,
     )
-    sampling = {"top_p": args.top_p, "stop": tuple(args.stop) if args.stop else None, "seed": args.seed}
-    exchange = dataclasses.replace(exchange, request=dataclasses.replace(exchange.request, **sampling))
     try:
-        answer = session.complete(exchange) if args.no_stream else _stream(session, exchange, echo=not args.json)
+        answer = _read(reply, echo=not args.json and not args.no_stream)
     except KeyboardInterrupt:  # the part that arrived was kept in the thread, flagged
         _save(session.conversations, saved, args.thread)
         raise
@@ -101,27 +102,20 @@ def _ask(session: Any, args: argparse.Namespace, prompt: str) -> int:
     return 0
 
 
-def _stream(session: Any, exchange: Any, *, echo: bool) -> Any:
-    """Stream the answer (to stdout when `echo`) and keep its turn; Ctrl-C keeps what arrived, flagged."""
-    from .core.answering import Transcript
-
-    transcript = Transcript(session, exchange)
+def _read(reply: Any, *, echo: bool) -> Any:
+    """Read the Reply (its text to stdout as it arrives, when `echo`); its turn is kept when it ends, and Ctrl-C
+    keeps what arrived, flagged (the Reply's policy). Returns the Answer."""
     wrote = False
     try:
-        for event in session.events(exchange, transcript.stop):
-            text = transcript.take(event)
-            if text and echo:
-                sys.stdout.write(text)
+        for piece in reply:
+            if piece and echo:
+                sys.stdout.write(piece)
                 sys.stdout.flush()
                 wrote = True
-    except KeyboardInterrupt:
-        transcript.keep(interrupted=True)
-        _end_line(wrote)
-        raise
     except BaseException:
         _end_line(wrote)
         raise
-    answer = transcript.keep()
+    answer = reply.answer()
     if echo and not answer.text.endswith("\n"):
         _print("")
     return answer

@@ -81,8 +81,9 @@ class CtrlC:
 
 
 def _main_thread_waits() -> bool:
+    """Blocked in a wait: a future's or an event's, or LoopThread.iterate()'s for its next items."""
     frame = sys._current_frames().get(threading.main_thread().ident)
-    return frame is not None and frame.f_code.co_name == "wait"
+    return frame is not None and frame.f_code.co_name in ("wait", "iterate")
 
 
 @pytest.fixture

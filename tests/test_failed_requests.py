@@ -53,7 +53,7 @@ def ask(session: Session, outcome: str, prompt: str = "hi", *, api: str = "chat"
     if api == "chat" and outcome != "interrupted":
         session.chat(prompt, **options)
         return
-    pieces = session.stream(prompt, **options)
+    pieces = iter(session.ask(prompt, **options))
     for _ in pieces:
         if outcome == "interrupted":
             pieces.close()  # the caller stops reading: what arrived is kept, flagged

@@ -52,11 +52,8 @@ MAY_IMPORT = {
 }
 # Arrows against the table, each explained in docs/architecture.md (issue 14 allows at most two): none today.
 KNOWN_BREAKS: set[tuple[str, str]] = set()
-# Import cycles between modules, each to be broken by issue 14 (phase 2).
-KNOWN_CYCLES = {
-    # a Transcript records its turn through the Session; the Session keeps its Transcripts' Stops
-    frozenset({"puter_magic.core.answering", "puter_magic.core.sessions"}),
-}
+# Import cycles between modules: none (a Reply records itself through a callback the Session hands it).
+KNOWN_CYCLES: set[frozenset[str]] = set()
 PURE = [
     "datatypes.py",
     "discovery.py",

@@ -17,6 +17,7 @@ from traitlets import TraitError
 from puter_magic.core.sessions import Session
 from puter_magic.notebook.magics import PuterMagics, unload
 from puter_magic.testing import Fault
+from puter_magic.testing.memory import Gate
 
 
 @pytest.fixture
@@ -372,12 +373,18 @@ def test_a_provider_whose_key_variable_is_unset_is_not_added(shell, magics, monk
     assert magics.session.provider_name == "memory"
 
 
-def test_an_interruption_before_any_text_keeps_nothing(magics):
-    exchange = magics.session.prepare("hi", key="k")
-    magics.session.record(exchange, "", interrupted=True)
-    assert magics.session.conversations.thread().turns == []
-    magics.session.record(exchange, "part", interrupted=True)
-    assert magics.session.conversations.thread().turns[0].interrupted
+def test_an_interruption_before_any_text_keeps_nothing(memory_session):
+    before_text = memory_session.ask("hi", key="k")
+    before_text.stop.request()  # stopped before anything arrived: the reading ends at once
+    assert list(before_text) == [] and before_text.interrupted
+    assert memory_session.conversations.thread().turns == []
+    memory_session.provider.enqueue("part", Gate(), "never")
+    pieces = []
+    for piece in memory_session.ask("hi", key="k"):
+        pieces.append(piece)
+        memory_session.stop()
+    assert pieces == ["part"]
+    assert memory_session.conversations.thread().turns[0].interrupted
 
 
 def test_line_commands_expand_references(shell, magics, tmp_path):

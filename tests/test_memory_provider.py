@@ -126,7 +126,7 @@ def test_a_gate_holds_the_reply_until_released(memory_provider, memory_session):
     gate = Gate()
     memory_provider.enqueue("before ", gate, "after")
     pieces: list[str] = []
-    reader = threading.Thread(target=lambda: pieces.extend(memory_session.stream("hi")))
+    reader = threading.Thread(target=lambda: pieces.extend(memory_session.ask("hi")))
     reader.start()
     try:
         assert gate.arrived(1)
@@ -143,7 +143,7 @@ def test_a_released_gate_lets_later_replies_pass_and_a_stop_cancels_a_waiting_on
     memory_provider.enqueue("a ", "b ", gate, "never")
     stopper = threading.Thread(target=lambda: gate.arrived(1) and memory_session.stop())
     stopper.start()
-    pieces = list(memory_session.stream("hi"))
+    pieces = list(memory_session.ask("hi"))
     stopper.join(10)
     assert pieces == ["a ", "b "], "the text before the gate is handed on before the gate counts the arrival"
     assert gate.wait_cancelled(1)

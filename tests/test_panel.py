@@ -352,7 +352,7 @@ def test_threads_temperature_and_clear(memory_session, make_panel):
     assert text_of(p._message) == "Cleared thread ideas."
     p._conversation._temperature.value = 0.3
     assert memory_session.temperature == 0.3
-    assert memory_session.prepare("hello").request.temperature == 0.3
+    assert memory_session.ask("hello").request.temperature == 0.3
 
 
 def test_changes_made_with_the_magics_show_in_the_panel(shell, magics, session, make_panel, capsys):

@@ -45,7 +45,7 @@ def test_a_thread_can_switch_provider_midway(session, local_openai, puter_server
 
 def test_a_cell_can_pick_another_provider_without_switching(session, local_openai):
     session.registry.add("local", local_openai.base_url, key_env="LOCAL_KEY")
-    pieces = list(session.stream("streamed words here", provider="local", model="echo"))
+    pieces = list(session.ask("streamed words here", provider="local", model="echo"))
     assert "".join(pieces) == "streamed words here" and len(pieces) == 3
     assert session.provider_name == "puter"
 

@@ -25,11 +25,11 @@ def test_each_function_has_a_docstring(name):
 def test_the_docstrings_say_what_is_sent_and_what_comes_back():
     chat = inspect.getdoc(sessions.Session.chat)
     assert "history" in chat and "Answer" in chat and "PuterError" in chat
-    assert "history" in inspect.getdoc(sessions.Session.stream) and "history" in inspect.getdoc(puter_magic)
+    assert "history" in inspect.getdoc(sessions.Session.ask) and "history" in inspect.getdoc(puter_magic)
 
 
 @pytest.mark.anyio
 async def test_astream_yields_the_answer(session):
-    pieces = [piece async for piece in session.astream("hello", model="deterministic")]
+    pieces = [piece async for piece in session.ask("hello", model="deterministic")]
     assert "".join(pieces).startswith("Turn 1. You said: hello.")
     assert puter_magic.astream is sessions.astream

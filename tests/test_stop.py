@@ -138,7 +138,7 @@ def test_stoppable_config_turns_the_rewrite_off(shell, magics):
 
 def test_stop_ends_a_sync_stream_and_keeps_the_part_that_arrived(session, gate, memory_provider):
     pressed = press_when(gate, session.stop)
-    pieces = list(session.stream("a long answer, please"))
+    pieces = list(session.ask("a long answer, please"))
     pressed.join(WAIT)
     assert pieces == WORDS and gate.wait_cancelled(1), "the answer was cancelled at the gate"
     turn = last_turn(session)
@@ -154,7 +154,7 @@ def test_stop_ends_an_async_stream(session, gate):
     async def ask():
         pieces = []
         press_when(gate, session.stop)
-        async for piece in session.astream("a long answer, please"):
+        async for piece in session.ask("a long answer, please"):
             pieces.append(piece)
         return pieces
 
@@ -224,7 +224,7 @@ def test_the_panel_stop_button_ends_the_answer_and_says_so(session, gate, monkey
         styles = []
         session.on_change(lambda topic: topic == "answering" and styles.append(p._stop.button_style))
         press_when(gate, p._stop.click)
-        pieces = list(session.stream("a long answer, please"))
+        pieces = list(session.ask("a long answer, please"))
         assert pieces == WORDS
         assert styles == ["danger", ""], "Stop is highlighted while an answer streams"
         assert "Stopped the answer" in p._message.value

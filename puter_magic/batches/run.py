@@ -21,23 +21,23 @@ progress.py, its views (a widget, a terminal line) in notebook/progress_bars.py.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Mapping, Sequence
 from typing import Any
 
-from ..core.loop import Stop
-from ..core.sessions import Exchange, Session
-from ..datatypes import Answer, Completion
+from ..core.loop import Bridged, Stop
+from ..core.reply import Reply
+from ..core.sessions import Session
+from ..datatypes import Answer
 from ..errors import InputError, PuterError
 from ..redact import logger
 from .progress import Reporter, Snapshot, State
 from .values import NOT_RUN, BatchError, BatchResult
 
-__all__ = ["Plan", "arun", "run"]
+__all__ = ["Batch", "Plan", "run", "start"]
 
 DEFAULT_CONCURRENCY = 8
 TICK = 0.1  # seconds between progress updates, at most
@@ -66,76 +66,59 @@ def run(plan: Plan) -> BatchResult:
 
     Ctrl-C while waiting, or `session.stop()`, ends the batch early: the result then has `interrupted=True`.
     """
-    job = _Batch.start(plan)
-    if job is None:
-        return BatchResult()
-    with job.waiting():
-        plan.session.loop.run(job.sending(), stop=job.stop)
-    return job.finish()
+    return start(plan).wait().result()
 
 
-async def arun(plan: Plan) -> BatchResult:
-    """run() for a caller on another event loop (an awaited %%puter --map cell): the kernel's interrupt arrives
-    as CancelledError and, like `session.stop()`, ends the batch early with what finished."""
-    job = _Batch.start(plan)
-    if job is None:
-        return BatchResult()
-    with job.waiting():
-        await plan.session.loop.run_async(job.sending(), stop=job.stop)
-    return job.finish()
+def start(plan: Plan) -> Batch:
+    """The batch, prepared (nothing sent yet): `wait()` for it, or `await` it from another event loop (an awaited
+    %%puter --map cell, whose interrupt arrives as CancelledError); then `result()`."""
+    if plan.concurrency < 1:
+        raise InputError(f"concurrency must be at least 1, not {plan.concurrency}")
+    if plan.prompts:
+        # What would fail every item (no model, an unknown provider) fails the batch, before anything is sent.
+        options = plan.options
+        plan.session.ask("?", model=options.get("model"), provider=options.get("provider"), history=False, held=True)
+    return Batch(plan)
 
 
-class _Batch:
-    """One batch around run()/arun()'s wait: the prepared items, their tally and the Stop that ends it."""
+class Batch(Bridged[None, None]):
+    """One batch: the items' Replies, their tally and the Stop that ends it. Read through core/loop.py's bridge
+    (its producer sends everything and yields nothing); Ctrl-C, CancelledError and its Stop end it early,
+    keeping what finished."""
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
+        self.loop = plan.session.loop
         self.stop = Stop()
         self.state: State = "running"
         self.tally = Tally(len(plan.prompts))
-        self.exchanges = _prepare_all(plan.session, plan.prompts, plan.options, self.tally)
+        self.replies = _prepare_all(plan.session, plan.prompts, plan.options, self.tally)
+        if plan.prompts:
+            plan.reporter.start(self.tally.snapshot())
 
-    @classmethod
-    def start(cls, plan: Plan) -> _Batch | None:
-        """Prepare every item and show the progress; None when there is nothing to ask."""
-        if plan.concurrency < 1:
-            raise InputError(f"concurrency must be at least 1, not {plan.concurrency}")
-        if not plan.prompts:
-            return None
-        # What would fail every item (no model, an unknown provider) fails the batch, before anything is sent.
-        options = plan.options
-        plan.session.prepare("?", model=options.get("model"), provider=options.get("provider"), history=False)
-        job = cls(plan)
-        plan.reporter.start(job.tally.snapshot())
-        return job
-
-    async def sending(self) -> None:
+    async def _source(self) -> AsyncIterator[None]:
         """On the loop thread: every prepared item, `concurrency` at a time."""
-        registry = self.plan.session.registry
-        jobs = [
-            (position, registry.get(exchange.provider), exchange.request)
-            for position, exchange in enumerate(self.exchanges)
-            if exchange is not None
-        ]
+        jobs = [(position, reply) for position, reply in enumerate(self.replies) if reply is not None]
         try:
             await send_all(jobs, self.plan.concurrency, self.tally, self.plan.reporter)
         finally:
             self.tally.close()
+        return
+        yield  # the answers go to the tally: this producer hands nothing over
+
+    def _take(self, item: None) -> None:
+        return None
 
     @contextlib.contextmanager
-    def waiting(self) -> Iterator[None]:
-        """Around the wait for the answers: Ctrl-C, the kernel's interrupt of an awaited cell (CancelledError) and
-        this batch's Stop end it early, keeping what finished; anything else abandons it and propagates."""
+    def _flight(self) -> Iterator[None]:
+        if not self.plan.prompts:
+            yield
+            return
         try:
             with self.plan.session.answering.tracking(self.stop):
                 yield
-            self.state = "finished"
+            self.state = "interrupted" if self.stop.requested else "finished"
         except (KeyboardInterrupt, asyncio.CancelledError):
-            self.state = "interrupted"
-        except concurrent.futures.CancelledError:  # LoopThread.run() after a Stop, or the loop shutting down
-            if not self.stop.requested:
-                self.abandon()
-                raise
             self.state = "interrupted"
         except BaseException:
             self.abandon()
@@ -145,9 +128,12 @@ class _Batch:
         self.tally.close()
         self.plan.reporter.finish(self.tally.snapshot("interrupted"), keep=self.plan.keep_progress)
 
-    def finish(self) -> BatchResult:
-        self.tally.close()  # a batch stopped before it started never ran sending()
-        result = _assemble(self.plan, self.exchanges, self.tally, interrupted=self.state == "interrupted")
+    def result(self) -> BatchResult:
+        """The answers in input order (with history, each recorded now, in that order); the progress ends."""
+        if not self.plan.prompts:
+            return BatchResult()
+        self.tally.close()  # a batch stopped before it started never ran its producer
+        result = _assemble(self.plan, self.replies, self.tally, interrupted=self.state == "interrupted")
         failed = len(result.errors)  # counts answers that arrived but could not be presented (-f json)
         snapshot = dataclasses.replace(self.tally.snapshot(self.state), failed=failed)
         self.plan.reporter.finish(snapshot, keep=self.plan.keep_progress)
@@ -156,37 +142,38 @@ class _Batch:
 
 def _prepare_all(
     session: Session, prompts: Sequence[str | PuterError], options: Mapping[str, Any], tally: Tally
-) -> list[Exchange | None]:
-    """Each item's Exchange, or None after counting its failure; when every item fails, the first error is raised."""
-    exchanges: list[Exchange | None] = []
+) -> list[Reply | None]:
+    """Each item's Reply (held: recorded by the batch), or None after counting its failure; when every item fails,
+    the first error is raised."""
+    replies: list[Reply | None] = []
     first: PuterError | None = None
     for position, prompt in enumerate(prompts):
-        exchange: Exchange | None = None
+        reply: Reply | None = None
         if isinstance(prompt, str):
             try:
-                exchange = session.prepare(prompt, **options)
+                reply = session.ask(prompt, stream=False, held=True, **options)
             except PuterError as error:
                 prompt = error
         if isinstance(prompt, PuterError):
             first = first or prompt
             tally.fail(position, BatchError.of(prompt), attempts=0)
-        exchanges.append(exchange)
-    if first is not None and all(exchange is None for exchange in exchanges):
+        replies.append(reply)
+    if first is not None and all(reply is None for reply in replies):
         raise first  # nothing to send: most likely the same mistake in every item
-    return exchanges
+    return replies
 
 
-def _assemble(plan: Plan, exchanges: Sequence[Exchange | None], tally: Tally, *, interrupted: bool) -> BatchResult:
+def _assemble(plan: Plan, replies: Sequence[Reply | None], tally: Tally, *, interrupted: bool) -> BatchResult:
     """Answers in input order; with history, each one is recorded now, in that order."""
     values: list[Any] = []
     answers: list[Answer | None] = []
-    for position, exchange in enumerate(exchanges):
-        completion = tally.completions.get(position)
-        if exchange is None or completion is None:
+    for position, reply in enumerate(replies):
+        if reply is None or position not in tally.answered:
             answers.append(None)
             values.append(tally.failures.get(position, NOT_RUN))
             continue
-        answer = plan.session.record(exchange, completion.text, usage=completion.usage, model=completion.model)
+        reply.keep()
+        answer = reply.answer()
         answers.append(answer)
         try:
             values.append(plan.present(answer))
@@ -209,7 +196,7 @@ class Tally:
 
     def __init__(self, total: int) -> None:
         self.total = total
-        self.completions: dict[int, Completion] = {}
+        self.answered: set[int] = set()
         self.failures: dict[int, BatchError] = {}
         self.retries = 0
         self.watched = True  # False once an answer arrived without a counted attempt (not sent through the transport)
@@ -219,14 +206,14 @@ class Tally:
         self._closed = False
         self._lock = threading.Lock()
 
-    def succeed(self, position: int, completion: Completion, attempts: int) -> None:
+    def succeed(self, position: int, reply: Reply, attempts: int) -> None:
         with self._lock:
             if not self._closed:
-                self.completions[position] = completion
+                self.answered.add(position)
                 self.retries += max(0, attempts - 1)
                 self.watched = self.watched and attempts > 0
-                if completion.usage.cost_usd is not None:
-                    self.cost = (self.cost or 0.0) + completion.usage.cost_usd
+                if reply.usage.cost_usd is not None:
+                    self.cost = (self.cost or 0.0) + reply.usage.cost_usd
 
     def fail(self, position: int, error: BatchError, attempts: int) -> None:
         with self._lock:
@@ -243,20 +230,20 @@ class Tally:
     def snapshot(self, state: State = "running") -> Snapshot:
         with self._lock:
             elapsed = self.elapsed if self._closed else time.monotonic() - self.started
-            done = len(self.completions) + len(self.failures)
+            done = len(self.answered) + len(self.failures)
             return Snapshot(self.total, done, len(self.failures), self.retries, self.cost, elapsed, state)
 
 
 # --- on the loop thread ---------------------------------------------------------------------------
 
 
-async def send_all(jobs: list[tuple[int, Any, Any]], concurrency: int, tally: Tally, reporter: Reporter) -> None:
+async def send_all(jobs: list[tuple[int, Reply]], concurrency: int, tally: Tally, reporter: Reporter) -> None:
     """`concurrency` workers take the items in input order; each request also waits for its provider's limiter."""
     queue = iter(jobs)
 
     async def worker() -> None:
-        for position, provider, request in queue:
-            await _send_one(position, provider, request, tally)
+        for position, reply in queue:
+            await _send_one(position, reply, tally)
 
     workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(jobs)))]
     ticker = asyncio.create_task(_tick(tally, reporter))
@@ -268,14 +255,14 @@ async def send_all(jobs: list[tuple[int, Any, Any]], concurrency: int, tally: Ta
         await asyncio.gather(*workers, ticker, return_exceptions=True)
 
 
-async def _send_one(position: int, provider: Any, request: Any, tally: Tally) -> None:
-    """One item; its attempts come back on the Completion, or on the error (None: not sent through the wire)."""
+async def _send_one(position: int, reply: Reply, tally: Tally) -> None:
+    """One item; its attempts come back on the Reply, or on the error (None: not sent through the wire)."""
     try:
-        completion = await provider.complete(request)
+        await reply
     except Exception as error:  # PuterErrors, and anything unexpected: it belongs to this item, not the batch
         tally.fail(position, BatchError.of(error), getattr(error, "attempts", None) or 0)
     else:
-        tally.succeed(position, completion, completion.attempts or 0)
+        tally.succeed(position, reply, reply.attempts or 0)
 
 
 async def _tick(tally: Tally, reporter: Reporter) -> None:

@@ -7,48 +7,31 @@ Network work runs on the private loop thread; conversations change only when an 
     puter_magic.chat("Hello")                 # sync, anywhere
     await puter_magic.achat("Hello")          # from a notebook's top-level await
     for piece in puter_magic.stream("Hello"): print(piece, end="")
+    reply = puter_magic.session().ask("Hello")   # what each of those reads: a Reply (core/reply.py)
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
-from contextlib import aclosing
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..datatypes import Answer, ChatRequest, Completion, ModelInfo, ProviderStatus, StreamEvent, Usage
+from ..datatypes import Answer, ChatRequest, ModelInfo, ProviderStatus
 from ..errors import InputError, PuterError
 from ..providers.base import Provider
 from ..providers.registry import PUTER, ProviderRegistry
 from ..redact import configure_logging, logger
-from .answering import Answering, Transcript
 from .autosave import Autosave
 from .conversation import Conversations, Turn
 from .first_session import session_made
-from .loop import LoopThread, Stop, default_loop
+from .loop import LoopThread, default_loop
+from .reply import Answering, Reply
 
 DEFAULT_BUDGET = 8192
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """One request in the making: what will be sent, and where its turn will be recorded.
-
-    `new` and `system` are applied to the thread when the turn is recorded, so a failed request changes nothing.
-    """
-
-    request: ChatRequest
-    prompt: str
-    thread: str
-    key: str | None
-    record: bool
-    provider: str
-    new: bool = False
-    system: str | None = None
 
 
 class Session:
@@ -162,10 +145,12 @@ class Session:
 
     # --- conversations ----------------------------------------------------------------------------
 
-    def prepare(
+    def ask(
         self,
         prompt: str,
         *,
+        stream: bool = True,
+        held: bool = False,
         model: str | None = None,
         thread: str | None = None,
         system: str | None = None,
@@ -174,10 +159,21 @@ class Session:
         new: bool = False,
         temperature: float | None = None,
         max_tokens: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop_sequences: tuple[str, ...] | None = None,
         extra: dict[str, Any] | None = None,
         provider: str | None = None,
-    ) -> Exchange:
-        """Build the request for `prompt` from the thread's history; changes nothing yet."""
+    ) -> Reply:
+        """The Reply to `prompt`, built from the thread's history; nothing is sent until it is read.
+
+        Sent: the thread's system prompt and earlier turns (the newest that fit the model's context), then `prompt`;
+        the answer becomes the thread's next turn when it completes (replacing the turn of the same `key`).
+        `history=False` sends `prompt` alone (with `system`, if given) and keeps nothing. `new` and `system` change
+        the thread only along with that turn, so a failure (a PuterError) leaves it byte for byte as it was.
+        `stream=False` asks for the whole answer at once. `held=True` is for a caller that owns many replies (a
+        batch): it records each with `reply.keep()`, and its own Stop ends them (stop() does not see them).
+        """
         provider_name = self.registry.resolve(provider) if provider else self.provider_name
         default = self.model if provider_name == self.provider_name else self._model_of.get(provider_name)
         chosen = (model or default or "").strip()
@@ -198,39 +194,43 @@ class Session:
             chosen,
             temperature=temperature if temperature is not None else self.temperature,
             max_tokens=max_tokens if max_tokens is not None else self.max_tokens,
+            top_p=top_p,
+            seed=seed,
+            stop=stop_sequences,
             extra=extra or {},
         )
-        return Exchange(request, prompt, name, key, history, provider_name, new, system)
-
-    def record(
-        self,
-        exchange: Exchange,
-        text: str,
-        *,
-        usage: Usage | None = None,
-        model: str | None = None,
-        interrupted: bool = False,
-    ) -> Answer:
-        """Keep a finished (or interrupted) answer in its thread; returns it as an Answer."""
-        answer = Answer(
-            text,
-            model or exchange.request.model,
-            exchange.provider,
-            exchange.thread if exchange.record else None,
-            usage or Usage(),
-            interrupted,
+        record = functools.partial(self._keep, prompt=prompt, key=key, new=new, system=system) if history else None
+        return Reply(
+            request,
+            self.registry.get(provider_name),
+            self.loop,
+            streamed=stream,
+            thread=name if history else None,
+            record=record,
+            held=held,
+            tracking=None if held else self.answering.tracking,
         )
-        if exchange.record and (text or not interrupted):  # an interruption before any text keeps nothing
-            turn = Turn(exchange.prompt, text, exchange.key, answer.model, answer.provider, answer.usage, interrupted)
-            with self._lock:
-                if exchange.new:
-                    self.conversations.new(exchange.thread)
-                if exchange.system is not None:
-                    self.conversations.set_system(exchange.system, exchange.thread)
-                self.conversations.record(turn, exchange.thread)
-                self._autosave()
-            self.notify("history")
-        return answer
+
+    def chat(self, prompt: str, **options: Any) -> Answer:
+        """Ask and wait for the whole answer; returns an Answer (text, model, provider, thread, usage).
+
+        Sends what ask() sends (the thread's history unless `history=False`), with the same options, and keeps the
+        answer as the thread's next turn. A failure raises a PuterError and leaves the thread as it was.
+        """
+        return self.ask(prompt, stream=False, **options).answer()
+
+    def _keep(self, reply: Reply, *, prompt: str, key: str | None, new: bool, system: str | None) -> None:
+        """A Reply's `record`: its turn joins its thread, with the request's `new` and `system`; autosaved."""
+        thread = reply.thread or self.conversations.active
+        turn = Turn(prompt, reply.text(), key, reply.model, reply.provider, reply.usage, reply.interrupted)
+        with self._lock:
+            if new:
+                self.conversations.new(thread)
+            if system is not None:
+                self.conversations.set_system(system, thread)
+            self.conversations.record(turn, thread)
+            self._autosave()
+        self.notify("history")
 
     @property
     def autosave(self) -> Path | None:
@@ -262,95 +262,12 @@ class Session:
         except PuterError as error:
             logger.warning("autosave: %s", error.one_line())
 
-    def events(self, exchange: Exchange, stop: Stop | None = None) -> Iterator[StreamEvent]:
-        """The provider's stream for `exchange`, iterated on the caller's thread; `stop()` can end it."""
-        provider = self.registry.get(exchange.provider)
-        with self.answering.tracking(stop or Stop()) as tracked:
-            yield from self.loop.iterate(lambda: provider.stream(exchange.request), stop=tracked)
-
-    async def aevents(self, exchange: Exchange, stop: Stop | None = None) -> AsyncGenerator[StreamEvent, None]:
-        """events() for a caller on another event loop (close it with `contextlib.aclosing`)."""
-        provider = self.registry.get(exchange.provider)
-        with self.answering.tracking(stop or Stop()) as tracked:
-            async with aclosing(self.loop.aiterate(lambda: provider.stream(exchange.request), stop=tracked)) as events:
-                async for event in events:
-                    yield event
-
-    async def acomplete(self, exchange: Exchange, stop: Stop | None = None) -> Answer:
-        """complete() for async code; a `stop` request raises CancelledError (with `stop.requested` set)."""
-        provider = self.registry.get(exchange.provider)
-        with self.answering.tracking(stop or Stop()) as tracked:
-            completion: Completion = await self.loop.run_async(provider.complete(exchange.request), stop=tracked)
-        return self.record(exchange, completion.text, usage=completion.usage, model=completion.model)
-
     def stop(self) -> int:
-        """End every answer this session is receiving (the panel's Stop); returns how many there were.
+        """End every reply this session is receiving (the panel's Stop); returns how many there were.
 
         Each keeps the part that arrived, flagged as interrupted in the history. Safe from any thread.
         """
         return self.answering.stop_all()
-
-    # --- the public API ---------------------------------------------------------------------------
-
-    def chat(self, prompt: str, **options: Any) -> Answer:
-        """Ask and wait for the whole answer; returns an Answer (text, model, provider, thread, usage).
-
-        Sent: the thread's system prompt and earlier turns (the newest that fit the model's context), then
-        `prompt`; the answer is then kept as the thread's next turn. `history=False` sends `prompt` alone (with
-        `system`, if given) and keeps nothing. Options are prepare()'s: model, provider, thread, system, new,
-        history, temperature, max_tokens. A failure raises a PuterError and leaves the thread as it was.
-        """
-        exchange = self.prepare(prompt, **options)
-        return self.complete(exchange)
-
-    def complete(self, exchange: Exchange) -> Answer:
-        """Send `exchange` without streaming and keep its turn."""
-        provider = self.registry.get(exchange.provider)
-        completion: Completion = self.loop.run(provider.complete(exchange.request))
-        return self.record(exchange, completion.text, usage=completion.usage, model=completion.model)
-
-    async def achat(self, prompt: str, **options: Any) -> Answer:
-        """chat() for async code: the same request and Answer; the request runs on the loop thread, never on the
-        caller's loop."""
-        return await self.acomplete(self.prepare(prompt, **options))
-
-    def stream(self, prompt: str, **options: Any) -> Iterator[str]:
-        """Yield the answer's text as it arrives; the turn is kept when the stream ends.
-
-        Sends what chat() sends (the thread's history unless `history=False`), with the same options.
-        Stopping early (break, Ctrl-C, `stop()`) keeps what arrived, flagged as interrupted; an error keeps nothing.
-        """
-        exchange = self.prepare(prompt, **options)
-        return self._stream(exchange)
-
-    def _stream(self, exchange: Exchange) -> Iterator[str]:
-        transcript = Transcript(self, exchange)
-        try:
-            for event in self.events(exchange, transcript.stop):
-                if (text := transcript.take(event)) is not None:
-                    yield text
-        except PuterError:
-            raise
-        except BaseException:
-            transcript.keep(interrupted=True)
-            raise
-        transcript.keep()
-
-    async def astream(self, prompt: str, **options: Any) -> AsyncIterator[str]:
-        """stream() for async code (`async for piece in …`): the same request, pieces and history."""
-        exchange = self.prepare(prompt, **options)
-        transcript = Transcript(self, exchange)
-        try:
-            async with aclosing(self.aevents(exchange, transcript.stop)) as events:
-                async for event in events:
-                    if (text := transcript.take(event)) is not None:
-                        yield text
-        except PuterError:
-            raise
-        except BaseException:
-            transcript.keep(interrupted=True)
-            raise
-        transcript.keep()
 
     # --- observers (the panel listens) ------------------------------------------------------------
 
@@ -395,15 +312,19 @@ def chat(prompt: str, **options: Any) -> Answer:
 
 
 async def achat(prompt: str, **options: Any) -> Answer:
-    """chat() for async code (a notebook's top-level await): the same request and Answer."""
-    return await session().achat(prompt, **options)
+    """chat() for async code (a notebook's top-level await): the same request and Answer; the request runs on the
+    loop thread, never on the caller's loop."""
+    return (await session().ask(prompt, stream=False, **options)).answer()
 
 
 def stream(prompt: str, **options: Any) -> Iterator[str]:
-    """chat()'s request, answered piece by piece: yields text as it arrives; the turn is kept when it ends."""
-    return session().stream(prompt, **options)
+    """chat()'s request, answered piece by piece: yields text as it arrives; the turn is kept when it ends.
+
+    Stopping early (break, Ctrl-C, `stop()`) keeps what arrived, flagged as interrupted; an error keeps nothing.
+    """
+    return iter(session().ask(prompt, **options))
 
 
 def astream(prompt: str, **options: Any) -> AsyncIterator[str]:
     """stream() for async code: `async for piece in puter_magic.astream("…")`."""
-    return session().astream(prompt, **options)
+    return aiter(session().ask(prompt, **options))

@@ -15,47 +15,35 @@ display load on first use (tests/test_load_ext.py holds the list).
 from __future__ import annotations
 
 import contextlib
-import functools
 import shlex
 import sys
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments
-from IPython.display import display
 from traitlets import Bool, Enum, Float, Integer, TraitError, Unicode, observe, validate
 
 from ..core import first_session
-from ..core.formats import FORMATS, bundle, value_of
-from ..errors import InputError, PuterError, spell
+from ..core.formats import FORMATS
+from ..errors import InputError, PuterError
 from .awaiting import CellAwaiter
 
 if TYPE_CHECKING:
-    from ..batches.run import Plan
-    from ..batches.values import BatchResult, Rows
-    from ..core.answering import Transcript
     from ..core.sessions import Session
-    from ..datatypes import Answer
     from ..reports import Report
-    from .display import AnswerView
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
-def friendly(method: F) -> F:
-    """Expected failures become one line (IPython shows a UsageError without a traceback)."""
-
-    @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(*args, **kwargs)
-        except PuterError as error:
-            raise UsageError(error.one_line()) from None
-
-    return wrapper  # type: ignore[return-value]
+@contextlib.contextmanager
+def friendly() -> Iterator[None]:
+    """Expected failures become one line (IPython shows a UsageError without a traceback): `with friendly():`, or
+    `@friendly()` on a method."""
+    try:
+        yield
+    except PuterError as error:
+        raise UsageError(error.one_line()) from None
 
 
 @magic_arguments()
@@ -186,7 +174,7 @@ class PuterMagics(Magics):
 
     @no_var_expand
     @line_cell_magic
-    @friendly
+    @friendly()
     def puter(self, line: str, cell: str | None = None) -> Any:
         """%puter COMMAND … (`%puter help` lists them) · %%puter [options] with the prompt as the cell."""
         if cell is None:
@@ -201,161 +189,45 @@ class PuterMagics(Magics):
         return self.shell.user_ns if self.shell is not None else {}
 
     def ask(self, line: str, cell: str) -> Any:
+        """%%puter as IPython calls a cell magic: the answer streams into the cell; Ctrl-C interrupts it."""
         args = parse_options(line)
         if args.help:
             return options_report()
-        if args.map:
-            return self.map(args, cell)
-        exchange, view, fmt = self._prepare(args, cell)
-        answer = self._receive(exchange, view, stream=not args.no_stream)
-        return self._show(args, fmt, view, answer)
+        from .cell_run import CellRun
+
+        run = CellRun(self, args, cell)
+        try:
+            for piece in run.pending:
+                run.take(piece)
+        except KeyboardInterrupt:
+            run.interrupted()
+        except PuterError:
+            run.failed()
+            raise
+        return run.end()
 
     async def ask_async(self, line: str, cell: str) -> Any:
         """%%puter as a coroutine: the kernel awaits it, and meanwhile handles widget clicks, so the panel's
-        Stop reaches the answer (see notebook/awaiting.py). The same cell as ask(), otherwise."""
-        try:
+        Stop reaches the answer (see notebook/awaiting.py); its interrupt arrives as CancelledError. The same cell
+        as ask(), read with `async for`."""
+        import asyncio
+
+        with friendly():
             args = parse_options(line)
             if args.help:
                 return options_report()
-            if args.map:
-                return await self.amap(args, cell)
-            exchange, view, fmt = self._prepare(args, cell)
-            answer = await self._areceive(exchange, view, stream=not args.no_stream)
-            return None if answer is None else self._show(args, fmt, view, answer)
-        except PuterError as error:
-            raise UsageError(error.one_line()) from None
+            from .cell_run import CellRun
 
-    def _prepare(self, args: Any, cell: str) -> tuple[Any, AnswerView, str]:
-        from ..core.interpolate import interpolate
-        from .display import AnswerView, in_terminal
-
-        fmt = args.format or self.default_format
-        prompt = cell if args.raw else interpolate(cell, self.namespace())
-        exchange = self.session.prepare(
-            prompt.strip("\n"),
-            model=args.model,
-            thread=args.thread,
-            system=args.system,
-            key=self.cell_id,
-            history=not args.no_history,
-            new=args.new,
-            temperature=args.temperature,
-            max_tokens=args.max_tokens,
-            provider=args.provider,
-        )
-        view = AnswerView(
-            interval=self.update_interval, terminal=in_terminal(self.shell), plain=fmt == "text", quiet=args.quiet
-        )
-        return exchange, view, fmt
-
-    def _show(self, args: Any, fmt: str, view: AnswerView, answer: Answer) -> None:
-        provenance = {"puter_magic": answer.provenance()}
-        if answer.interrupted:  # stopped: what arrived stays on screen; a partial answer is no value for -o
-            view.finish(bundle(answer, "markdown"), provenance)
-            if args.out:
-                raise UsageError(f"stopped — {args.out} was not set; the part that arrived is shown above and kept")
-            return None
-        try:
-            value = value_of(answer, fmt)
-        except InputError as error:  # the answer arrived but is not what the format needs: show it, say so
-            view.finish(bundle(answer, "markdown"), provenance)
-            hint = spell(error.hint)
-            raise UsageError(f"{error.message} — it is shown above and kept in the history; {hint}") from None
-        view.finish(bundle(answer, fmt, value), provenance)
-        if args.out:
-            self.namespace()[args.out] = value
-        if args.insert and self.shell is not None:
-            self.shell.set_next_input(value_of(answer, "code"), replace=False)
-        return None
-
-    def map(self, args: Any, cell: str) -> None:
-        """--map VAR: the cell is a template asked for every item of VAR, many at once (see notebook/map_cell.py)."""
-        from ..batches.run import run as run_batch
-
-        plan, rows = self._map_plan(args, cell)
-        result = run_batch(plan)
-        self._show_map(args, rows.shaped(result), result)
-
-    async def amap(self, args: Any, cell: str) -> None:
-        """map() on the kernel's loop, so that the panel's Stop (like the kernel's interrupt) can end it."""
-        from ..batches.run import arun as arun_batch
-
-        plan, rows = self._map_plan(args, cell)
-        result = await arun_batch(plan)
-        self._show_map(args, rows.shaped(result), result)
-
-    def _map_plan(self, args: Any, cell: str) -> tuple[Plan, Rows]:
-        from .display import in_terminal
-        from .map_cell import map_plan
-
-        fmt, terminal = args.format or self.default_format, in_terminal(self.shell)
-        return map_plan(self.session, args, cell.strip("\n"), self.namespace(), fmt=fmt, terminal=terminal)
-
-    def _show_map(self, args: Any, value: Any, result: BatchResult) -> None:
-        if args.out:
-            self.namespace()[args.out] = value
-        from .map_cell import interrupted_message
-
-        if not args.quiet:
-            display(result)
-        if result.interrupted:
-            raise UsageError(interrupted_message(result, args.out))
-
-    def _receive(self, exchange: Any, view: AnswerView, *, stream: bool) -> Answer:
-        """Stream (or wait for) the answer into `view`; keep the turn once it is complete, stopped or interrupted."""
-        from ..core.answering import Transcript
-
-        if not stream:
-            return self.session.complete(exchange)
-        transcript = Transcript(self.session, exchange)
-        view.start()
-        try:
-            for event in self.session.events(exchange, transcript.stop):
-                if (text := transcript.take(event)) is not None:
-                    view.append(text)
-        except KeyboardInterrupt:
-            self._interrupted(transcript, view)
-        except PuterError as error:
-            self._failed(error, view)
-        return transcript.keep()
-
-    async def _areceive(self, exchange: Any, view: AnswerView, *, stream: bool) -> Answer | None:
-        """_receive() on the kernel's loop: its interrupt arrives as CancelledError. None: stopped before an answer."""
-        import asyncio
-
-        from ..core.answering import Transcript
-
-        transcript = Transcript(self.session, exchange)
-        if not stream:
+            run = CellRun(self, args, cell)
             try:
-                return await self.session.acomplete(exchange, transcript.stop)
+                async for piece in run.pending:
+                    run.take(piece)
             except asyncio.CancelledError:
-                if not transcript.stop.requested:
-                    raise UsageError("interrupted before the answer arrived — nothing is kept") from None
-                view.finish({"text/plain": "(stopped before the answer arrived — nothing is kept)"})
-                return None
-        view.start()
-        try:
-            async with contextlib.aclosing(self.session.aevents(exchange, transcript.stop)) as events:
-                async for event in events:
-                    if (text := transcript.take(event)) is not None:
-                        view.append(text)
-        except asyncio.CancelledError:
-            self._interrupted(transcript, view)
-        except PuterError as error:
-            self._failed(error, view)
-        return transcript.keep()
-
-    @staticmethod
-    def _interrupted(transcript: Transcript, view: AnswerView) -> NoReturn:
-        answer = transcript.keep(interrupted=True)
-        view.finish(bundle(answer, "markdown"), {"puter_magic": answer.provenance()})
-        raise UsageError("interrupted — the part that arrived is kept, flagged in the history") from None
-
-    @staticmethod
-    def _failed(error: PuterError, view: AnswerView) -> NoReturn:
-        view.keep_partial("stopped by an error: this part is not added to the history")
-        raise UsageError(error.one_line()) from None
+                run.interrupted()
+            except PuterError:
+                run.failed()
+                raise
+            return run.end()
 
 
 def options_report() -> Report:

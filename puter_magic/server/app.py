@@ -36,8 +36,9 @@ from starlette.routing import Route
 from starlette.types import Send
 
 from ..core.loop import Stop
+from ..core.reply import Reply
 from ..core.sessions import Session
-from ..datatypes import StreamEvent
+from ..datatypes import Completion, StreamEvent
 from ..providers.base import Provider
 from ..redact import redact
 from . import openai_format as fmt
@@ -80,8 +81,8 @@ class ProxyApp:
         for stop in list(self._answering):
             stop.request()
 
-    def _answer_stop(self) -> Stop:
-        stop = Stop()
+    def _answer_stop(self, stop: Stop | None = None) -> Stop:
+        stop = stop if stop is not None else Stop()
         self._answering.add(stop)
         if self.closing:
             stop.request()
@@ -128,20 +129,29 @@ class ProxyApp:
         produce = self._stream(provider, call) if call.stream else self._complete(provider, call)
         return Watched(produce, self.stats)
 
+    def _reply(self, provider: Provider, call: fmt.ChatCall) -> Reply:
+        """The Reply to a proxied request (every event, no conversation), its Stop ended by shut_down()."""
+        reply = Reply(call.request, provider, self.session.loop, streamed=call.stream, every_event=True)
+        self._answer_stop(reply.stop)
+        return reply
+
     def _complete(self, provider: Provider, call: fmt.ChatCall) -> Callable[[Send], Awaitable[None]]:
         async def produce(send: Send) -> None:
-            stop = self._answer_stop()
-            try:
-                completion = await self.session.loop.run_async(provider.complete(call.request), stop=stop)
+            reply = self._reply(provider, call)
+            try:  # a client that leaves cancels this (CancelledError goes up, as it must)
+                await reply
+                if reply.interrupted:  # ended by shut_down()
+                    raise shutting_down()
+                completion = Completion(
+                    reply.text(), reply.model, reply.usage, reply.finish_reason, reply.reasoning, reply.tool_calls
+                )
                 answer = fmt.completion_object(completion, call.request, created=int(time.time()))
-            except (Exception, asyncio.CancelledError) as exc:
-                if isinstance(exc, asyncio.CancelledError) and not stop.requested:
-                    raise  # the client left
-                reply = error_reply(shutting_down() if stop.requested else exc, self.stats)
-                await send_json(send, reply.status, reply.body, reply.headers)
+            except Exception as exc:
+                failed = error_reply(exc, self.stats)
+                await send_json(send, failed.status, failed.body, failed.headers)
                 return
             finally:
-                self._answering.discard(stop)
+                self._answering.discard(reply.stop)
             self.stats.completions += 1
             await send_json(send, 200, answer)
 
@@ -149,17 +159,17 @@ class ProxyApp:
 
     def _stream(self, provider: Provider, call: fmt.ChatCall) -> Callable[[Send], Awaitable[None]]:
         async def produce(send: Send) -> None:
-            stop = self._answer_stop()
-            source = self.session.loop.aiterate(lambda: provider.stream(call.request), stop=stop)
+            reply = self._reply(provider, call)
+            stop = reply.stop
             try:
-                async with aclosing(source) as events:  # closing it cancels the producer on the loop thread
+                async with aclosing(reply.__aiter__()) as events:  # closing it cancels the producer on the loop thread
                     try:
                         first: StreamEvent | None = await anext(events, None)
                         if stop.requested:
                             raise shutting_down()
                     except Exception as exc:  # before the first event the error keeps its HTTP status
-                        reply = error_reply(exc, self.stats)
-                        await send_json(send, reply.status, reply.body, reply.headers)
+                        failed = error_reply(exc, self.stats)
+                        await send_json(send, failed.status, failed.body, failed.headers)
                         return
                     await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
                     self.stats.streams_open += 1

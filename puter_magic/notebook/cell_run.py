@@ -1,0 +1,121 @@
+"""One %%puter cell being answered: its Reply (or, with --map, its Batch), the view it streams into, and how each
+ending is shown. PuterMagics.ask() reads `pending` with `for`, ask_async() with `async for`; nothing else differs.
+
+What happened to the answer (kept, flagged, or nothing recorded) is the Reply's policy (core/reply.py); this
+module only says it: a failure keeps the partial text on screen and raises; an interruption (Ctrl-C, the kernel's
+interrupt) is one line; a Stop is an ordinary end with the part that arrived.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+from IPython.core.error import UsageError
+from IPython.display import display
+
+from ..core.formats import bundle, value_of
+from ..core.interpolate import interpolate
+from ..core.loop import Bridged
+from ..core.reply import Reply
+from ..errors import InputError, spell
+from .display import AnswerView, in_terminal
+
+STOPPED_EARLY = "(stopped before the answer arrived — nothing is kept)"
+
+
+class CellRun:
+    """`pending` is what the cell waits for; `take()` each piece it yields, then `end()` (or `interrupted()`)."""
+
+    def __init__(self, magics: Any, args: Any, cell: str) -> None:
+        self.magics, self.args = magics, args
+        self.fmt = args.format or magics.default_format
+        self.reply: Reply | None = None
+        if args.map:
+            from ..batches.run import start
+            from .map_cell import map_plan
+
+            terminal = in_terminal(magics.shell)
+            plan, self.rows = map_plan(
+                magics.session, args, cell.strip("\n"), magics.namespace(), fmt=self.fmt, terminal=terminal
+            )
+            self.pending: Bridged[Any, Any] = start(plan)
+            return
+        prompt = cell if args.raw else interpolate(cell, magics.namespace())
+        self.reply = self.pending = magics.session.ask(
+            prompt.strip("\n"),
+            stream=not args.no_stream,
+            model=args.model,
+            thread=args.thread,
+            system=args.system,
+            key=magics.cell_id,
+            history=not args.no_history,
+            new=args.new,
+            temperature=args.temperature,
+            max_tokens=args.max_tokens,
+            provider=args.provider,
+        )
+        self.view = AnswerView(
+            interval=magics.update_interval,
+            terminal=in_terminal(magics.shell),
+            plain=self.fmt == "text",
+            quiet=args.quiet,
+        )
+        if not args.no_stream:
+            self.view.start()
+
+    def take(self, piece: str) -> None:
+        self.view.append(piece)
+
+    def failed(self) -> None:
+        """The answer failed (the error propagates): what arrived stays on screen, marked."""
+        if self.reply is not None and self.reply.streamed:
+            self.view.keep_partial("stopped by an error: this part is not added to the history")
+
+    def interrupted(self) -> NoReturn:
+        """Ctrl-C, or the kernel's interrupt of an awaited cell: one line; the Reply kept what arrived."""
+        reply = self.reply
+        if reply is None:  # a batch ends early by itself; nothing else is interrupted here
+            raise UsageError("interrupted") from None
+        if not reply.text():
+            raise UsageError("interrupted before the answer arrived — nothing is kept") from None
+        answer = reply.answer()
+        self.view.finish(bundle(answer, "markdown"), {"puter_magic": answer.provenance()})
+        raise UsageError("interrupted — the part that arrived is kept, flagged in the history") from None
+
+    def end(self) -> None:
+        if self.reply is None:
+            return self._show_map()
+        answer = self.reply.answer()
+        args, view, provenance = self.args, self.view, {"puter_magic": answer.provenance()}
+        if answer.interrupted:  # stopped: what arrived stays on screen; a partial answer is no value for -o
+            if not answer.text:
+                view.finish({"text/plain": STOPPED_EARLY})
+                return None
+            view.finish(bundle(answer, "markdown"), provenance)
+            if args.out:
+                raise UsageError(f"stopped — {args.out} was not set; the part that arrived is shown above and kept")
+            return None
+        try:
+            value = value_of(answer, self.fmt)
+        except InputError as error:  # the answer arrived but is not what the format needs: show it, say so
+            view.finish(bundle(answer, "markdown"), provenance)
+            hint = spell(error.hint)
+            raise UsageError(f"{error.message} — it is shown above and kept in the history; {hint}") from None
+        view.finish(bundle(answer, self.fmt, value), provenance)
+        if args.out:
+            self.magics.namespace()[args.out] = value
+        if args.insert and self.magics.shell is not None:
+            self.magics.shell.set_next_input(value_of(answer, "code"), replace=False)
+        return None
+
+    def _show_map(self) -> None:
+        from .map_cell import interrupted_message
+
+        result = self.pending.result()  # type: ignore[attr-defined]
+        args = self.args
+        if args.out:
+            self.magics.namespace()[args.out] = self.rows.shaped(result)
+        if not args.quiet:
+            display(result)
+        if result.interrupted:
+            raise UsageError(interrupted_message(result, args.out))
