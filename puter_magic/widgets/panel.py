@@ -111,9 +111,9 @@ class Panel(widgets.VBox):
         self._provider.observe(self._on_provider_value, names="value")
         self._use_url.on_click(self._on_use_url_click)
         self._model.observe(self._on_model_value, names="value")
-        self._fetch.on_click(self._on_fetch_click)
-        self._refresh.on_click(self._on_refresh_click)
-        self._stop.on_click(self._on_stop_click)
+        self._fetch.on_click(lambda _button: self.fetch())
+        self._refresh.on_click(lambda _button: self.refresh())
+        self._stop.on_click(lambda _button: self.stop())
         self._unsubscribe: Callable[[], None] | None = self._session.on_change(self._on_session_change)
 
         self._sync_provider()
@@ -124,14 +124,12 @@ class Panel(widgets.VBox):
 
     def fetch(self) -> concurrent.futures.Future[Any]:
         """Fetch the active provider's models on the loop thread; the list is cached per provider."""
-        running = self._jobs.running("fetch")
-        if running is not None:
+        if (running := self._jobs.running("fetch")) is not None:
             return running
-        provider = self._active_provider()
-        if provider is None:
+        if (provider := self._active_provider()) is None:
             return done_future()
-        self._fetch.disabled, self._fetch.description = True, "Fetching…"
-        return self._jobs.submit("fetch", self._fetch_models(provider), done=self._fetch_done)
+        self._fetching(True)
+        return self._jobs.submit("fetch", self._fetch_models(provider), done=lambda: self._fetching(False))
 
     def refresh(self) -> concurrent.futures.Future[Any]:
         """Check the connection again and update the badge (a newer check replaces a running one).
@@ -139,8 +137,7 @@ class Panel(widgets.VBox):
         The provider list is re-read too, so endpoints added with `%puter provider add` appear.
         """
         self._sync_provider()
-        provider = self._active_provider()
-        if provider is None:
+        if (provider := self._active_provider()) is None:
             return done_future()
         self._badge.value = CHECKING.html()
         return self._jobs.submit("status", self._check(provider), replace=True)
@@ -200,15 +197,6 @@ class Panel(widgets.VBox):
             self._session.set_model(chosen)  # notifies "model": the note says whether it is in the list
             self.say(f"Model set to {chosen}." if chosen else "No model chosen.", "info")
 
-    def _on_fetch_click(self, _button: widgets.Button) -> None:
-        self.fetch()
-
-    def _on_refresh_click(self, _button: widgets.Button) -> None:
-        self.refresh()
-
-    def _on_stop_click(self, _button: widgets.Button) -> None:
-        self.stop()
-
     def _on_job_error(self, error: BaseException) -> None:
         text = error.one_line() if isinstance(error, PuterError) else f"{type(error).__name__}: {error}"
         self.say(f"Error: {text}", "error")
@@ -238,8 +226,8 @@ class Panel(widgets.VBox):
         self._session.remember_models(provider, models)  # notifies "models": the combobox takes the list
         self.say(f"Fetched {count_text(len(models))} from {provider.name}.", "ok")
 
-    def _fetch_done(self) -> None:
-        self._fetch.disabled, self._fetch.description = False, "Fetch"
+    def _fetching(self, busy: bool) -> None:
+        self._fetch.disabled, self._fetch.description = busy, "Fetching…" if busy else "Fetch"
 
     async def _check(self, provider: Provider) -> None:
         try:
