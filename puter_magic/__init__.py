@@ -8,6 +8,7 @@
     puter_magic.batch(prompts)             # many prompts at once -> BatchResult, in input order
     puter_magic.session()                  # the shared Session: provider, model, conversations, login
     puter_magic.panel()                    # the ipywidgets panel bound to that session
+    @puter_magic.tool                      # a notebook function a model may call (safe=True: without asking)
 
 What is sent: chat, achat, stream and astream send the active thread's system prompt and earlier turns (the
 newest that fit the model's context) plus the prompt, and keep the answer as the thread's next turn; with
@@ -36,6 +37,7 @@ __all__ = [
     "panel",
     "session",
     "stream",
+    "tool",
     "unload_ipython_extension",
 ]
 
@@ -49,6 +51,7 @@ _LAZY = {
     "panel": "widgets.panel",
     "BatchError": "batches.values",
     "BatchResult": "batches.values",
+    "tool": "core.tools",
 }
 
 

@@ -4,6 +4,7 @@
     ├── ConfigurationError           a setting is missing or malformed (bad URL, unknown preset, …)
     │   └── Redirected               a server answered with a redirect (never followed); `location` says where
     ├── InputError                   the cell, its options or a referenced variable cannot be used as given
+    ├── SchemaMismatch               a value (a structured answer, a tool call's arguments) does not fit its schema
     ├── TransportError               the request never got an HTTP answer
     │   ├── ConnectionFailed         the server could not be reached (refused, DNS, TLS)
     │   └── Timeout                  connect, first byte or silence between chunks took too long
@@ -116,6 +117,23 @@ class InputError(PuterError):
     """Raised when a cell, its options or a referenced variable cannot be used as given."""
 
     hint = "check the options; `{puter} help` lists them"
+
+
+class SchemaMismatch(PuterError):
+    """Raised when a value (a structured answer, a tool call's arguments) does not fit its JSON schema.
+
+    `problems` lists each misfit on one line, naming where it is (`people[2].age: expected integer, got "x"`);
+    `text` keeps the JSON text the value came from, when there was one.
+    """
+
+    hint = "ask again, or simplify the schema"
+
+    def __init__(
+        self, message: str, *, problems: list[str] | None = None, text: str = "", hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = [redact(problem) for problem in problems or [message]]
+        self.text = text
 
 
 class TransportError(PuterError):
