@@ -36,6 +36,7 @@ import bench_proxy  # noqa: E402
 import bench_puter_stream  # noqa: E402
 import bench_render  # noqa: E402
 import bench_roundtrip  # noqa: E402
+import bench_schemas  # noqa: E402
 from common import (  # noqa: E402
     PEERS_VENV,
     ROOT,
@@ -155,6 +156,11 @@ def section_objects() -> tuple[str, dict[str, float]]:
     return bench_objects.report(result), bench_objects.headline(result)
 
 
+def section_schemas() -> tuple[str, dict[str, float]]:
+    result = bench_schemas.run()
+    return bench_schemas.report(result), bench_schemas.headline(result)
+
+
 SECTIONS = [
     Section(
         "load",
@@ -248,6 +254,12 @@ SECTIONS = [
         "Notebook objects in a prompt",
         (bench_objects.__doc__ or "").split("\n\n", 1)[1].strip(),
         section_objects,
+    ),
+    Section(
+        "schemas",
+        "Tool and answer schemas: a 50-field model",
+        (bench_schemas.__doc__ or "").split("\n\n", 1)[1].strip(),
+        section_schemas,
     ),
 ]
 BY_KEY = {s.key: s for s in SECTIONS}
@@ -371,6 +383,16 @@ def headline_rows(figures: dict[str, dict[str, float]]) -> list[str]:
         rows.append(
             f"| `@{{df}}`, 10⁶ rows | {frame_ms:.1f} ms, {num('objects', 'rendered chars'):,.0f} characters; "
             f"token estimate {num('objects', 'estimate MB/s'):.1f} MB/s | < 50 ms | {verdict(frame_ms < 50)} |"
+        )
+    built = get("schemas", "type_schema ms")
+    if built is not None:
+        function_ms = num("schemas", "function_schema ms")
+        rows.append(
+            f"| Schema builder, 50-field model | {built:.2f} ms for the dataclass, {function_ms:.2f} ms for the "
+            f"50-parameter function (best rounds {num('schemas', 'type_schema best ms'):.2f} and "
+            f"{num('schemas', 'function_schema best ms'):.2f} ms; pydantic's own `model_json_schema()`: "
+            f"{num('schemas', 'pydantic ms'):.2f} ms); checking and converting an answer "
+            f"{num('schemas', 'check convert ms'):.2f} ms | ≤ 1 ms | {verdict(max(built, function_ms) <= 1)} |"
         )
     return rows
 
