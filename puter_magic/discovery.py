@@ -18,6 +18,13 @@ class ModelInfo:
     max_tokens: int | None = None
     input_cost: float | None = None
     output_cost: float | None = None
+    # what the model reads and writes ("text", "image", "audio", …) when the server says; None: it did not
+    input_modalities: tuple[str, ...] | None = None
+    output_modalities: tuple[str, ...] | None = None
+
+    def reads(self, modality: str) -> bool | None:
+        """Whether the model reads `modality` (e.g. "image"); None when the server did not say."""
+        return None if self.input_modalities is None else modality in self.input_modalities
 
     def matches(self, model_id: str) -> bool:
         key = model_id.strip().lower()

@@ -13,7 +13,7 @@ Pure: standard library, `puter_magic.datatypes`, `puter_magic.errors` and those 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..datatypes import Message
@@ -120,7 +120,7 @@ class Conversations:
 
     def messages(
         self,
-        prompt: str,
+        prompt: str | list[dict[str, Any]],
         thread: str | None = None,
         *,
         key: str | None = None,
@@ -171,9 +171,10 @@ class Conversations:
         result.active = active
         return result
 
-    def to_markdown(self, thread: str | None = None) -> str:
-        """A readable transcript of one thread (None: the active one); see `conversation_io` for the layout."""
-        return conversation_io.thread_markdown(self._existing(thread))
+    def to_markdown(self, thread: str | None = None, *, image: Callable[[str], str] | None = None) -> str:
+        """A readable transcript of one thread (None: the active one); see `conversation_io` for the layout.
+        Images of prompts show as `image(url)`: by default a thumbnail (`conversation_io.image_marker`: "[image]")."""
+        return conversation_io.thread_markdown(self._existing(thread), image or conversation_io.thumbnail)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write a `.json` file (everything, loadable) or a `.md` transcript (all threads); atomically."""

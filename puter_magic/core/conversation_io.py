@@ -9,11 +9,14 @@
 
 `Conversations.to_markdown()`, `save()` and `load()` are built on these; the JSON data is `conversation_json`'s.
 
-Pure: standard library, `puter_magic.errors` and `puter_magic.core.threads` only.
+Images of prompts: thumbnails in `%puter history`, files beside a save (`core/image_store.py`).
+
+Pure: standard library, `puter_magic.errors` and `puter_magic.core` (threads, image_codec, image_store) only.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -24,7 +27,11 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from ..errors import InputError
+from .image_codec import part_url
+from .image_store import externalize, image_link, internalize
 from .threads import Thread, Turn
+
+THUMBNAIL_WIDTH = 160  # px: how wide an image of a prompt shows in `%puter history`
 
 Loaded = TypeVar("Loaded")
 
@@ -34,7 +41,7 @@ class Saveable(Protocol):
 
     def names(self) -> list[str]: ...
 
-    def to_markdown(self, thread: str | None = None) -> str: ...
+    def thread(self, name: str | None = None) -> Thread: ...
 
     def to_json(self) -> dict[str, Any]: ...
 
@@ -47,19 +54,30 @@ _RISKY_LINE = re.compile(r"^ {0,3}(?:#|<|```|~~~|[=-]+[ \t]*$|(?:[*_][ \t]*){3,}
 _FENCE_LINE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 
 
-def thread_markdown(thread: Thread) -> str:
-    """A readable transcript of one thread: a heading, the system prompt as a quote, the turns between rules."""
+def thumbnail(url: str) -> str:
+    """An image in a transcript shown in the notebook: a small inline picture."""
+    return f'<img src="{url}" alt="image" width="{THUMBNAIL_WIDTH}">' if url.startswith(("data:", "https:")) else url
+
+
+def image_marker(url: str) -> str:
+    """An image in a plain-text transcript."""
+    return "[image]" if url.startswith("data:") else f"[image {url}]"
+
+
+def thread_markdown(thread: Thread, image: Callable[[str], str] = thumbnail) -> str:
+    """A readable transcript of one thread: a heading, the system prompt as a quote, the turns between rules.
+    `image(url)` is what stands for each image of a prompt (by default a thumbnail)."""
     parts = [f"## Thread: {thread.name}"]
     if thread.system:
         parts.append(_blockquote(f"**System:**\n\n{thread.system}"))
     if thread.turns:
-        parts.append("\n\n---\n\n".join(_turn_markdown(turn) for turn in thread.turns))
+        parts.append("\n\n---\n\n".join(_turn_markdown(turn, image) for turn in thread.turns))
     else:
         parts.append("*(no turns yet)*")
     return "\n\n".join(parts) + "\n"
 
 
-def _turn_markdown(turn: Turn) -> str:
+def _turn_markdown(turn: Turn, image: Callable[[str], str] = thumbnail) -> str:
     """`**You:**` and the prompt, then `**Assistant** (model):` and the answer.
 
     A prompt is shown as written unless it has a line that Markdown would read as structure (a heading, a code
@@ -67,12 +85,27 @@ def _turn_markdown(turn: Turn) -> str:
     it, so it shows literally. An answer is Markdown and shown as such, but a code fence it left open (an
     interrupted answer often does) is closed, so the rest of the transcript is not swallowed.
     """
-    prompt = _fenced(turn.prompt) if _RISKY_LINE.search(turn.prompt) else turn.prompt
+    prompt = _prompt_markdown(turn.prompt) if isinstance(turn.prompt, str) else _parts_markdown(turn.prompt, image)
     label = f"**Assistant** ({turn.model}):" if turn.model else "**Assistant:**"
     parts = ["**You:**", prompt or "*(empty)*", label, _close_fences(turn.answer) or "*(empty)*"]
     if turn.interrupted:
         parts.append("*(interrupted)*")
     return "\n\n".join(parts)
+
+
+def _prompt_markdown(text: str) -> str:
+    return _fenced(text) if _RISKY_LINE.search(text) else text
+
+
+def _parts_markdown(parts: list[dict[str, Any]], image: Callable[[str], str]) -> str:
+    shown = []
+    for part in parts:
+        url = part_url(part)
+        if url is not None:
+            shown.append(image(url))
+        elif part.get("type") == "text":
+            shown.append(_prompt_markdown(str(part.get("text", ""))))
+    return "\n\n".join(piece for piece in shown if piece.strip())
 
 
 def _fenced(text: str) -> str:
@@ -107,9 +140,11 @@ def render(conversations: Saveable, path: str | os.PathLike[str]) -> str:
     """The text `save()` writes to `path`: JSON (everything, loadable) for `.json`, a transcript for `.md`."""
     target = Path(path)
     if _is_markdown(target):
-        return "\n".join(conversations.to_markdown(name) for name in conversations.names())
-    if target.suffix.lower() == ".json":
-        return json.dumps(conversations.to_json(), indent=2, ensure_ascii=False) + "\n"
+        link = functools.partial(image_link, path=target)
+        return "\n".join(thread_markdown(conversations.thread(name), link) for name in conversations.names())
+    if target.suffix.lower() == ".json":  # images are stored once, beside the file (image_store)
+        data = externalize(conversations.to_json(), target)
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     raise InputError(f"cannot tell the format of {target}", hint="name the file .json (loadable) or .md")
 
 
@@ -139,7 +174,7 @@ def parse(data: bytes, source: str | os.PathLike[str], build: Callable[[Any], Lo
     except (ValueError, RecursionError) as exc:  # bad JSON or bad UTF-8
         raise InputError(f"{source} is not a JSON file: {exc}", hint="load a .json save") from None
     try:
-        return build(loaded)
+        return build(internalize(loaded, Path(source)))
     except InputError as exc:
         raise InputError(f"{source}: {exc.message}", hint=exc.hint) from None
 

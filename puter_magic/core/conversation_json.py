@@ -105,7 +105,7 @@ def _thread_from_json(name: str, data: Any) -> Thread:
 
 _TEXT = (str, type(None))
 _TURN_FIELDS = {
-    "prompt": ((str,), _MISSING),
+    "prompt": ((str, list), _MISSING),  # a list: text and image parts (images stored beside a file: image_store)
     "answer": ((str,), _MISSING),
     "key": (_TEXT, None),
     "model": (_TEXT, None),
@@ -141,6 +141,10 @@ def _fields(data: Any, schema: Mapping[str, tuple[tuple[type, ...], Any]], where
 
 def _turn_from_json(data: Any, where: str) -> Turn:
     values = _fields(data, _TURN_FIELDS, where)
+    if isinstance(values["prompt"], list):
+        if not all(isinstance(part, Mapping) for part in values["prompt"]):
+            raise _malformed(f"{where}.prompt", "must be text or a list of content-part objects")
+        values["prompt"] = [dict(part) for part in values["prompt"]]
     if values["usage"] is not None:
         usage = _fields(values["usage"], _USAGE_FIELDS, f"{where}.usage")
         values["usage"] = Usage(**usage)

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+import secrets
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
@@ -47,6 +49,10 @@ _PARTS = re.compile(
     r"""|\['(?P<single>[^']*)'\]|\["(?P<double>[^"]*)"\]"""
 )
 
+_MARK = secrets.token_hex(8)  # image placeholders: a NUL-framed random mark no cell text contains
+_PLACEHOLDER = re.compile(f"(\x00{_MARK}\\d+\x00)")
+ImageHook = Callable[[Any], "dict[str, Any] | None"]
+
 UNKNOWN_HINT = "define it first, or write \\@{ to send it as it is"
 LOOKUP_HINT = "check the value, or write \\@{ to send it as it is"
 
@@ -59,6 +65,41 @@ def interpolate(
     Each value gets at most `budget` characters; a note of what was cut is appended to `notes` (when given).
     Raises InputError for an unknown name, a private attribute, or a lookup that fails.
     """
+    return _expand(text, namespace, budget, notes, None, {})
+
+
+def interpolate_parts(
+    text: str,
+    namespace: Mapping[str, Any],
+    image: ImageHook,
+    *,
+    budget: int = BUDGET,
+    notes: list[str] | None = None,
+) -> str | list[dict[str, Any]]:
+    """interpolate(), where a value that `image(value)` makes an image part (a dict; None: not an image) becomes
+    that part, placed where its reference stands: a list of text and image parts, or the text when no reference
+    was an image. `@{file:x.png}` is offered to `image` as a Path."""
+    found: dict[str, dict[str, Any]] = {}
+    expanded = _expand(text, namespace, budget, notes, image, found)
+    if not found:
+        return expanded
+    parts: list[dict[str, Any]] = []
+    for piece in _PLACEHOLDER.split(expanded):
+        if piece in found:
+            parts.append(found[piece])
+        elif piece:
+            parts.append({"type": "text", "text": piece})
+    return parts
+
+
+def _expand(
+    text: str,
+    namespace: Mapping[str, Any],
+    budget: int,
+    notes: list[str] | None,
+    image: ImageHook | None,
+    found: dict[str, dict[str, Any]],
+) -> str:
     if "@{" not in text:
         return text
 
@@ -69,6 +110,12 @@ def interpolate(
             return match.group(0)[1:]
         path, spec, kind = match.group("path"), match.group("spec"), match.group("kind")
         key = f"{kind}:{match.group('argument')}" if kind else f"{path}:{spec}" if spec else path
+        if key not in rendered and image is not None and not spec and kind != "cells":
+            value = Path(match.group("argument")) if kind == "file" else None if kind else resolve(path, namespace)
+            part = image(value) if value is not None else None
+            if part is not None:
+                rendered[key] = f"\x00{_MARK}{len(found)}\x00"
+                found[rendered[key]] = part
         if key not in rendered:
             if kind:
                 result = render_source(kind, match.group("argument"), namespace, budget)

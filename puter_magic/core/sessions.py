@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..datatypes import Answer, ChatRequest, ModelInfo, ProviderStatus
+from ..datatypes import Answer, ChatRequest, ModelInfo, ProviderStatus, content_text
 from ..errors import InputError, PuterError
 from ..providers.base import Provider
 from ..providers.registry import PUTER, ProviderRegistry
@@ -28,7 +28,9 @@ from ..redact import configure_logging, logger
 from .autosave import Autosave
 from .conversation import Conversations, Turn
 from .first_session import session_made
+from .image_codec import image_parts
 from .loop import LoopThread, default_loop
+from .media_models import refuse_blind_model
 from .reply import Answering, Reply
 
 DEFAULT_BUDGET = 8192
@@ -147,7 +149,7 @@ class Session:
 
     def ask(
         self,
-        prompt: str,
+        prompt: str | list[dict[str, Any]],
         *,
         stream: bool = True,
         held: bool = False,
@@ -179,11 +181,15 @@ class Session:
         chosen = (model or default or "").strip()
         if not chosen:
             raise InputError("no model chosen", hint="pick one with `%puter model NAME` or `%%puter -m NAME`")
-        if not prompt.strip():
+        images = len(image_parts(prompt))
+        if not content_text(prompt).strip() and not images:
             raise InputError("the prompt is empty", hint="write the question in the cell, under %%puter")
         with self._lock:
             name = thread or self.conversations.active
             info = self.model_info(chosen, provider_name)
+            earlier = self.conversations.context(name, key=key) if history and not new else []
+            if images or any(image_parts(turn.prompt) for turn in earlier):
+                refuse_blind_model(chosen, info, self.known_models(provider_name))
             budget = info.context if info and info.context else DEFAULT_BUDGET
             source = self.conversations if history else Conversations()
             messages = source.messages(
@@ -219,7 +225,9 @@ class Session:
         """
         return self.ask(prompt, stream=False, **options).answer()
 
-    def _keep(self, reply: Reply, *, prompt: str, key: str | None, new: bool, system: str | None) -> None:
+    def _keep(
+        self, reply: Reply, *, prompt: str | list[dict[str, Any]], key: str | None, new: bool, system: str | None
+    ) -> None:
         """A Reply's `record`: its turn joins its thread, with the request's `new` and `system`; autosaved."""
         thread = reply.thread or self.conversations.active
         turn = Turn(prompt, reply.text(), key, reply.model, reply.provider, reply.usage, reply.interrupted)

@@ -1,15 +1,17 @@
 """A thread's parts: Turn (one prompt and its answer) and Thread (a system prompt and the turns so far), with the
 token estimate that trims a thread to a budget.
 
-Pure: standard library and `puter_magic.datatypes` only.
+Pure: standard library, `puter_magic.datatypes` and `core/image_codec.py` only.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
-from ..datatypes import Message, Usage
+from ..datatypes import Message, Usage, content_text
+from .image_codec import IMAGE_TOKENS, image_parts
 
 MESSAGE_OVERHEAD = 4  # tokens a chat message costs beyond its text (role, separators)
 
@@ -20,15 +22,24 @@ def estimate_tokens(text: str) -> int:
 
 
 def message_tokens(message: Message) -> int:
-    """The estimated cost of one message: its text plus a fixed per-message overhead."""
-    return estimate_tokens(message.text) + MESSAGE_OVERHEAD
+    """The estimated cost of one message: its text, its images and a fixed per-message overhead."""
+    return content_tokens(message.content) + MESSAGE_OVERHEAD
+
+
+def content_tokens(content: Any) -> int:
+    """Text or a list of parts: the text's estimate plus IMAGE_TOKENS per image."""
+    if isinstance(content, str):
+        return estimate_tokens(content)
+    return estimate_tokens(content_text(content)) + IMAGE_TOKENS * len(image_parts(content))
 
 
 @dataclass(frozen=True)
 class Turn:
-    """One prompt and its answer. An interrupted answer (Ctrl-C, stream error) is kept, flagged, with what arrived."""
+    """One prompt and its answer. An interrupted answer (Ctrl-C, stream error) is kept, flagged, with what arrived.
 
-    prompt: str
+    A prompt with images is a list of content parts (text and `image_url` parts, in order)."""
+
+    prompt: str | list[dict[str, Any]]
     answer: str
     key: str | None = None  # the notebook cell id that produced it; None for API calls
     model: str | None = None
@@ -42,7 +53,12 @@ class Turn:
 
     def tokens(self) -> int:
         """The estimated cost of this turn in a request: both messages."""
-        return estimate_tokens(self.prompt) + estimate_tokens(self.answer) + 2 * MESSAGE_OVERHEAD
+        return content_tokens(self.prompt) + estimate_tokens(self.answer) + 2 * MESSAGE_OVERHEAD
+
+    @property
+    def prompt_text(self) -> str:
+        """The prompt's text, without its images."""
+        return content_text(self.prompt)
 
 
 @dataclass

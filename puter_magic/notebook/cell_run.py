@@ -14,10 +14,11 @@ from IPython.core.error import UsageError
 from IPython.display import display
 
 from ..core.formats import bundle, value_of
-from ..core.interpolate import interpolate
+from ..core.images import Picture
 from ..core.loop import Bridged
 from ..core.reply import Reply
 from ..errors import InputError, spell
+from .cell_images import cell_prompt, described
 from .display import AnswerView, in_terminal
 
 STOPPED_EARLY = "(stopped before the answer arrived — nothing is kept)"
@@ -40,9 +41,10 @@ class CellRun:
             )
             self.pending: Bridged[Any, Any] = start(plan)
             return
-        prompt = cell if args.raw else interpolate(cell, magics.namespace())
+        self.pictures: list[Picture] = []
+        prompt = cell_prompt(magics, args, cell, self.pictures)
         self.reply = self.pending = magics.session.ask(
-            prompt.strip("\n"),
+            prompt,
             stream=not args.no_stream,
             model=args.model,
             thread=args.thread,
@@ -63,6 +65,13 @@ class CellRun:
         if not args.no_stream:
             self.view.start()
 
+    def provenance(self, answer: Any) -> dict[str, Any]:
+        """The output's metadata: where the answer came from, and the size of each image sent."""
+        data = answer.provenance()
+        if self.pictures:
+            data["images"] = described(self.pictures)
+        return {"puter_magic": data}
+
     def take(self, piece: str) -> None:
         self.view.append(piece)
 
@@ -79,14 +88,14 @@ class CellRun:
         if not reply.text():
             raise UsageError("interrupted before the answer arrived — nothing is kept") from None
         answer = reply.answer()
-        self.view.finish(bundle(answer, "markdown"), {"puter_magic": answer.provenance()})
+        self.view.finish(bundle(answer, "markdown"), self.provenance(answer))
         raise UsageError("interrupted — the part that arrived is kept, flagged in the history") from None
 
     def end(self) -> None:
         if self.reply is None:
             return self._show_map()
         answer = self.reply.answer()
-        args, view, provenance = self.args, self.view, {"puter_magic": answer.provenance()}
+        args, view, provenance = self.args, self.view, self.provenance(answer)
         if answer.interrupted:  # stopped: what arrived stays on screen; a partial answer is no value for -o
             if not answer.text:
                 view.finish({"text/plain": STOPPED_EARLY})

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..core.conversation import Conversations
+from ..core.conversation_io import image_marker
 from ..core.interpolate import interpolate
 from ..errors import InputError
 from ..reports import Report, credit_line, plain, say, status_line, table
@@ -187,8 +188,9 @@ def cmd_system(magics: Any, rest: str) -> Report:
 
 @command("history", "the transcript of a thread: %puter history [THREAD]")
 def cmd_history(magics: Any, rest: str) -> Report:
-    text = magics.session.conversations.to_markdown(rest or None)
-    return Report(text, text)
+    conversations = magics.session.conversations
+    markdown = conversations.to_markdown(rest or None)  # images of prompts as thumbnails
+    return Report(markdown, conversations.to_markdown(rest or None, image=image_marker))
 
 
 @command("clear", "forget a thread's turns: %puter clear [THREAD]")

@@ -61,6 +61,7 @@ def friendly() -> Iterator[None]:
 @argument("-o", "--out", metavar="VAR", help="store the answer (for json: the parsed value) in VAR")
 @argument("--quiet", action="store_true", help="show nothing; use with -o, or to add context silently")
 @argument("--raw", action="store_true", help="send the cell as it is: no @{name} expansion")
+@argument("--image", action="append", metavar="PATH", help="attach an image file (repeat for more)")
 @argument("--map", metavar="VAR", help="ask the cell once per item of VAR (list, dict, Series, DataFrame): @{item}, …")
 @argument("--concurrency", type=int, metavar="N", help="with --map: how many items are asked at once (default 8)")
 @argument("-h", "--help", action="store_true", help="show this list instead of asking")
@@ -100,6 +101,9 @@ class PuterMagics(Magics):
     autosave = Unicode(None, allow_none=True, help="JSON file the conversations are saved to after each answer").tag(
         config=True
     )
+    image_max_side = Integer(
+        1568, help="images sent (@{fig}, --image) are downscaled to at most this many pixels on their longest side"
+    ).tag(config=True)
     stoppable = Bool(
         True, help="run %%puter cells as coroutines, so the panel's Stop reaches a streaming answer (ipykernel ≥ 7.4)"
     ).tag(config=True)

@@ -105,7 +105,16 @@ def parse_model(obj: Mapping[str, Any]) -> ModelInfo:
         max_tokens=_int_or_none(obj.get("max_tokens")),
         input_cost=input_cost,
         output_cost=output_cost,
+        input_modalities=_modalities(obj, "input"),
+        output_modalities=_modalities(obj, "output"),
     )
+
+
+def _modalities(obj: Mapping[str, Any], direction: str) -> tuple[str, ...] | None:
+    """`modalities: {input: [...], output: [...]}` of a catalog entry (src/backend/drivers/ai-chat/types.ts)."""
+    modalities = obj.get("modalities")
+    listed = modalities.get(direction) if isinstance(modalities, Mapping) else None
+    return tuple(str(kind) for kind in listed) if isinstance(listed, list) else None
 
 
 def _costs(obj: Mapping[str, Any]) -> tuple[float | None, float | None]:
