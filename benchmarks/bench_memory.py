@@ -1,7 +1,7 @@
 """Memory after a long conversation, and the cost of trimming a long history for each request.
 
 Memory: a fresh Python process (workers.py) holds a Session, the object `%%puter` uses, and asks it 2,000 questions
-through the real request path (`Session.chat`: prepare → PuterProvider.complete → record) against the local Puter
+through the real request path (`Session.chat`: ask → Reply → PuterProvider.complete → recorded) against the local Puter
 server's `echo` model, which answers with the prompt itself. RSS comes from /proc/self/status (VmRSS now, VmHWM the
 peak), before the turns (client, loop thread and connection already up) and after them.
 

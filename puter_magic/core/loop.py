@@ -21,7 +21,7 @@ import threading
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Coroutine, Generator, Iterator
 from contextlib import AbstractContextManager, aclosing
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -260,7 +260,11 @@ class Bridged(Generic[T, U]):
 
     async def __aiter__(self) -> AsyncGenerator[U, None]:
         with self._begin():
-            async with aclosing(self.loop.aiterate(self._source, stop=self.stop)) as items:
+            # On the loop thread itself (a batch's items) the producer is read directly: nothing to hand over,
+            # and cancelling the reading task (not `stop`) is what ends it there.
+            direct = self.loop.in_loop_thread()
+            source = self._source() if direct else self.loop.aiterate(self._source, stop=self.stop)
+            async with aclosing(cast(AsyncGenerator[T, None], source)) as items:
                 async for item in items:
                     if (taken := self._take(item)) is not None:
                         yield taken
