@@ -59,6 +59,9 @@ class Plan:
     concurrency: int = DEFAULT_CONCURRENCY
     present: Callable[[Answer], Any] = lambda answer: answer.text
     keep_progress: bool = True
+    # Told each item as it finishes, on the loop thread: its position and its Reply or BatchError (a cluster's
+    # partition writes it to its checkpoint). It must not raise.
+    on_item: Callable[[int, Reply | BatchError], None] | None = None
 
 
 def run(plan: Plan) -> BatchResult:
@@ -91,7 +94,7 @@ class Batch(Bridged[None, None]):
         self.loop = plan.session.loop
         self.stop = Stop()
         self.state: State = "running"
-        self.tally = Tally(len(plan.prompts))
+        self.tally = Tally(len(plan.prompts), plan.on_item)
         self.replies = _prepare_all(plan.session, plan.prompts, plan.options, self.tally)
         if plan.prompts:
             plan.reporter.start(self.tally.snapshot())
@@ -194,8 +197,9 @@ def _assemble(plan: Plan, replies: Sequence[Reply | None], tally: Tally, *, inte
 class Tally:
     """What has finished so far: written on the loop thread, read by the caller once the batch is over."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, on_item: Callable[[int, Reply | BatchError], None] | None = None) -> None:
         self.total = total
+        self.on_item = on_item
         self.answered: set[int] = set()
         self.failures: dict[int, BatchError] = {}
         self.retries = 0
@@ -208,18 +212,24 @@ class Tally:
 
     def succeed(self, position: int, reply: Reply, attempts: int) -> None:
         with self._lock:
-            if not self._closed:
-                self.answered.add(position)
-                self.retries += max(0, attempts - 1)
-                self.watched = self.watched and attempts > 0
-                if reply.usage.cost_usd is not None:
-                    self.cost = (self.cost or 0.0) + reply.usage.cost_usd
+            if self._closed:
+                return
+            self.answered.add(position)
+            self.retries += max(0, attempts - 1)
+            self.watched = self.watched and attempts > 0
+            if reply.usage.cost_usd is not None:
+                self.cost = (self.cost or 0.0) + reply.usage.cost_usd
+        if self.on_item is not None:
+            self.on_item(position, reply)
 
     def fail(self, position: int, error: BatchError, attempts: int) -> None:
         with self._lock:
-            if not self._closed:
-                self.failures[position] = error
-                self.retries += max(0, attempts - 1)
+            if self._closed:
+                return
+            self.failures[position] = error
+            self.retries += max(0, attempts - 1)
+        if self.on_item is not None:
+            self.on_item(position, error)
 
     def close(self) -> None:
         """No more writes (a cancelled request that finishes late changes nothing)."""

@@ -1,19 +1,24 @@
 """`puter_magic.batch()`: the public face of a batch — rows in, a BatchResult (or pandas Series) out.
 
 It picks the progress view (notebook/progress_bars.py: a widget in a kernel, a line on stderr elsewhere) and
-hands the plan to batches/run.py, which does the asking; the module docstring there says how.
+hands the plan to batches/run.py, which does the asking; the module docstring there says how. Rows that are a
+Dask collection go to batches/cluster.py instead: the result is a lazy collection answered on the cluster.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from ..batches.progress import Reporter
 from ..batches.run import DEFAULT_CONCURRENCY, Plan, run
 from ..batches.values import Rows, prompts_of
+from ..config import Settings
 from ..core.sessions import Session
 from ..errors import InputError
 from .progress_bars import choose
+
+DASK_ONLY = {"checkpoint": "checkpoint=", "settings": "settings="}
 
 
 def batch(
@@ -30,12 +35,42 @@ def batch(
     progress: bool | Reporter = True,
     thread: str | None = None,
     session: Session | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    settings: Settings | None = None,
 ) -> Any:
     """Ask every prompt (or `prompts` as a template over each of `rows`), `concurrency` at a time.
 
     Returns a BatchResult (a list of answer texts and BatchErrors, in input order), or a pandas Series on the
     input's index for a Series or DataFrame. See the module docstring for rows, errors, Ctrl-C and history.
+
+    Over a Dask DataFrame, Series or Bag: a lazy Dask collection of the answers (batches/cluster.py), resumable
+    from the `checkpoint` folder; `settings` (or the session's) are shipped to the workers once, outside the
+    task graph, and without either the workers read their own environment.
     """
+    from ..batches.cluster import is_dask_collection
+
+    source = prompts if rows is None else rows
+    if is_dask_collection(source):
+        template = None if rows is None else prompts
+        if history or thread is not None:
+            raise InputError("a batch on a Dask cluster keeps no history", hint="leave out history= and thread=")
+        return _on_cluster(
+            template,
+            source,
+            model,
+            concurrency,
+            system,
+            provider,
+            temperature,
+            max_tokens,
+            progress,
+            session,
+            checkpoint,
+            settings,
+        )
+    for name, option in DASK_ONLY.items():
+        if locals()[name] is not None:
+            raise InputError(f"{option} is for a Dask collection", hint="give a Dask DataFrame, Series or Bag")
     if rows is None:
         if isinstance(prompts, str):
             raise InputError("batch() got one prompt", hint="give a list of prompts, or a template and its rows")
@@ -52,3 +87,47 @@ def batch(
     options = dict(options, history=history, thread=thread)
     plan = Plan(session, source.labels, prompts_of(source, template), options, choose(progress), concurrency)
     return source.shaped(run(plan))
+
+
+def _on_cluster(
+    template: Any,
+    collection: Any,
+    model: str | None,
+    concurrency: int,
+    system: str | None,
+    provider: str | None,
+    temperature: float | None,
+    max_tokens: int | None,
+    progress: bool | Reporter,
+    session: Session | None,
+    checkpoint: str | os.PathLike[str] | None,
+    settings: Settings | None,
+) -> Any:
+    """The kernel's model and provider go with the job (the workers have no notebook state)."""
+    from ..batches.cluster import cluster_batch
+
+    if template is not None and not isinstance(template, str):
+        raise InputError("with rows, the first argument must be a template string", hint="batch('… @{item}', ddf)")
+    if session is None:
+        from ..core.sessions import session as current
+
+        kernel = current()
+    else:
+        kernel = session
+        settings = settings or session.settings
+    if provider is None and kernel.provider_name != "puter":  # the workers know presets and URLs, not names
+        provider = getattr(kernel.provider, "base_url", kernel.provider_name)
+    if model is None and (provider is None or provider == kernel.provider_name):
+        model = kernel.model
+    if not model:
+        raise InputError("no model chosen", hint="pass model=…, or pick one with `%puter model NAME`")
+    options = dict(model=model, system=system, provider=provider, temperature=temperature, max_tokens=max_tokens)
+    return cluster_batch(
+        template,
+        collection,
+        options={k: v for k, v in options.items() if v is not None},
+        concurrency=concurrency,
+        settings=settings,
+        checkpoint=checkpoint,
+        progress=None if progress is False else (lambda link: choose(progress, link=link)),
+    )

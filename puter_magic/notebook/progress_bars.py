@@ -21,14 +21,19 @@ from ..batches.progress import NoProgress, Reporter, Snapshot
 class TerminalProgress:
     """One line on `stream` (stderr), rewritten in place with `\\r`; only the final line when it is not a tty."""
 
-    def __init__(self, stream: TextIO | None = None, *, live: bool | None = None, width: int = 24) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, *, live: bool | None = None, width: int = 24, link: str | None = None
+    ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.live = live if live is not None else _isatty(self.stream)
         self.width = width
+        self.link = link  # Dask's dashboard, for a batch on a cluster: said once, above the bar
         self.lines = 0  # lines written, for tests
         self._shown = 0
 
     def start(self, snapshot: Snapshot) -> None:
+        if self.link:
+            self._write(f"Dask dashboard: {self.link}\n")
         self.update(snapshot)
 
     def update(self, snapshot: Snapshot) -> None:
@@ -67,12 +72,18 @@ def _isatty(stream: TextIO) -> bool:
 class WidgetProgress:
     """An IntProgress and a Label in a notebook; replaced by one line of text when the batch ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, link: str | None = None) -> None:
+        import html
+
         import ipywidgets  # type: ignore[import-untyped]
 
         self.bar = ipywidgets.IntProgress(value=0, min=0, max=1)
         self.label = ipywidgets.Label()
-        self.box = ipywidgets.HBox([self.bar, self.label])
+        shown = [self.bar, self.label]
+        if link:  # Dask's dashboard, beside the bar of a batch on a cluster
+            address = html.escape(link, quote=True)
+            shown.append(ipywidgets.HTML(f'<a href="{address}" target="_blank">Dask dashboard</a>'))
+        self.box = ipywidgets.HBox(shown)
         self._display_id = uuid.uuid4().hex
 
     def start(self, snapshot: Snapshot) -> None:
@@ -94,7 +105,7 @@ class WidgetProgress:
 
     def close(self) -> None:
         """Close the widgets and their layout and style models: nothing stays behind in the kernel."""
-        for widget in (self.box, self.bar, self.label):
+        for widget in (self.box, *self.box.children):
             for part in (getattr(widget, "layout", None), getattr(widget, "style", None), widget):
                 if part is not None:
                     part.close()
@@ -105,8 +116,9 @@ def _ipython_display() -> Any:
     return importlib.import_module("IPython.display")
 
 
-def choose(progress: bool | Reporter, *, terminal: bool | None = None) -> Reporter:
-    """The reporter for `progress=`: True picks a widget in a notebook kernel and a stderr line elsewhere."""
+def choose(progress: bool | Reporter, *, terminal: bool | None = None, link: str | None = None) -> Reporter:
+    """The reporter for `progress=`: True picks a widget in a notebook kernel and a stderr line elsewhere; `link`
+    is Dask's dashboard, shown beside it."""
     if progress is False:
         return NoProgress()
     if progress is not True:
@@ -115,10 +127,10 @@ def choose(progress: bool | Reporter, *, terminal: bool | None = None) -> Report
         terminal = not _in_kernel()
     if not terminal:
         try:
-            return WidgetProgress()
+            return WidgetProgress(link)
         except ImportError:
             pass
-    return TerminalProgress()
+    return TerminalProgress(link=link)
 
 
 def _in_kernel() -> bool:

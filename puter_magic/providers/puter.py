@@ -30,6 +30,7 @@ from ..errors import (
     TwoFactorRequired,
 )
 from ..redact import register_secret
+from ..wire.limits import RateLimiter
 from ..wire.sending import attempts_of, open_response
 from ..wire.transport import make_client, policy_from
 from . import puter_account as account
@@ -73,6 +74,11 @@ class PuterProvider:
     @property
     def logged_in(self) -> bool:
         return bool(self.settings.token)
+
+    @property
+    def limiter(self) -> RateLimiter | None:
+        """The pacing every request waits for (None when the settings turn it off); a cluster shares it."""
+        return self._policy.limiter
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -7,22 +7,33 @@ import random
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import Protocol
+
+
+class SharedLimiter(Protocol):
+    """Limits kept outside this process (a cluster's: batches/shared_limits.py): `slot()` is held around each
+    attempt, inside this process's own slot."""
+
+    def slot(self) -> AbstractAsyncContextManager[None]: ...
 
 
 class RateLimiter:
     """At most `requests` starts per `window` seconds and at most `concurrent` requests under way.
 
     Lives on the loop thread. A slot is held for a request's whole life, a stream included; waiting for
-    a slot never fails, it only waits.
+    a slot never fails, it only waits. `shared`, when set, is held too: limits that other processes share.
     """
 
-    def __init__(self, requests: int | None, window: float, concurrent: int | None) -> None:
+    def __init__(
+        self, requests: int | None, window: float, concurrent: int | None, shared: SharedLimiter | None = None
+    ) -> None:
         self.requests = requests
         self.window = window
         self.concurrent = concurrent
+        self.shared = shared
         self._starts: deque[float] = deque()
         self._semaphore = asyncio.Semaphore(concurrent) if concurrent else None
         self._lock = asyncio.Lock()
@@ -44,10 +55,20 @@ class RateLimiter:
     async def slot(self) -> AsyncIterator[None]:
         if self._semaphore is None:
             await self._wait_for_window()
-            yield
+            async with self._shared_slot():
+                yield
             return
         async with self._semaphore:
             await self._wait_for_window()
+            async with self._shared_slot():
+                yield
+
+    @asynccontextmanager
+    async def _shared_slot(self) -> AsyncIterator[None]:
+        if self.shared is None:
+            yield
+            return
+        async with self.shared.slot():
             yield
 
 
