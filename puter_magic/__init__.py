@@ -9,6 +9,7 @@
     puter_magic.session()                  # the shared Session: provider, model, conversations, login
     puter_magic.panel()                    # the ipywidgets panel bound to that session
     @puter_magic.tool                      # a notebook function a model may call (safe=True: without asking)
+    puter_magic.draw("a cat")              # a picture (PIL image); speak("hi") audio; transcribe(); read_text()
 
 What is sent: chat, achat, stream and astream send the active thread's system prompt and earlier turns (the
 newest that fit the model's context) plus the prompt, and keep the answer as the thread's next turn; with
@@ -33,11 +34,15 @@ __all__ = [
     "astream",
     "batch",
     "chat",
+    "draw",
     "load_ipython_extension",
     "panel",
+    "read_text",
     "session",
+    "speak",
     "stream",
     "tool",
+    "transcribe",
     "unload_ipython_extension",
 ]
 
@@ -52,6 +57,10 @@ _LAZY = {
     "BatchError": "batches.values",
     "BatchResult": "batches.values",
     "tool": "core.tools",
+    "draw": "core.media",
+    "speak": "core.media",
+    "transcribe": "core.media",
+    "read_text": "core.media",
 }
 
 

@@ -134,7 +134,12 @@ def _encoded(data: bytes, max_side: int) -> Picture:
     if size is not None and max(size) <= max_side:
         return Picture(media_type, data, size[0], size[1])
     pil = _pillow(f"the image is {size[0]}×{size[1]} px; making it smaller" if size else "reading this image")
-    with pil.open(io.BytesIO(data)) as opened:
+    try:
+        opened = pil.open(io.BytesIO(data))
+        opened.load()
+    except (OSError, ValueError, SyntaxError) as exc:  # Pillow's errors for a broken file
+        raise InputError(f"cannot read this {media_type} image: {exc}", hint="check the file") from None
+    with opened:
         return _pil(opened, max_side)
 
 

@@ -71,8 +71,12 @@ def cmd_logout(magics: Any, rest: str) -> Report:
     return say("Logged out.")
 
 
-@command("models", "list the models, optionally filtered: %puter models gpt")
+@command("models", "list the models, optionally filtered: %puter models gpt (--images, --voices: drawing, speech)")
 def cmd_models(magics: Any, rest: str) -> Report:
+    if rest.strip() in ("--images", "--voices"):
+        from .media_cell import models_listing
+
+        return models_listing(magics, rest.strip())
     models = magics.session.models(refresh=True)
     shown = sorted((m for m in models if rest.lower() in m.id.lower()), key=lambda m: m.id)
     rows = []

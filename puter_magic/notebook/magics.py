@@ -62,6 +62,14 @@ def friendly() -> Iterator[None]:
 @argument("--quiet", action="store_true", help="show nothing; use with -o, or to add context silently")
 @argument("--raw", action="store_true", help="send the cell as it is: no @{name} expansion")
 @argument("--image", action="append", metavar="PATH", help="attach an image file (repeat for more)")
+@argument(
+    "--draw", action="store_true", help="draw the cell as a picture (Puter's image generation; -m picks the model)"
+)
+@argument("--size", metavar="WxH", help="with --draw: the picture's size, e.g. 1024x1024")
+@argument("--speak", action="store_true", help="say the cell aloud (text-to-speech); -o keeps the audio bytes")
+@argument("--speak-answer", action="store_true", help="ask as usual, then say the answer aloud")
+@argument("--voice", help="with --speak / --speak-answer: the voice (`%%puter models --voices` lists them)")
+@argument("--save", metavar="PATH", help="with --draw / --speak: also write the picture or audio to PATH")
 @argument("--map", metavar="VAR", help="ask the cell once per item of VAR (list, dict, Series, DataFrame): @{item}, …")
 @argument("--concurrency", type=int, metavar="N", help="with --map: how many items are asked at once (default 8)")
 @argument("-h", "--help", action="store_true", help="show this list instead of asking")
@@ -197,6 +205,8 @@ class PuterMagics(Magics):
         args = parse_options(line)
         if args.help:
             return options_report()
+        if args.draw or args.speak:
+            return media_only(self, args, cell)
         from .cell_run import CellRun
 
         run = CellRun(self, args, cell)
@@ -208,7 +218,7 @@ class PuterMagics(Magics):
         except PuterError:
             run.failed()
             raise
-        return run.end()
+        return spoken(self, args, run)
 
     async def ask_async(self, line: str, cell: str) -> Any:
         """%%puter as a coroutine: the kernel awaits it, and meanwhile handles widget clicks, so the panel's
@@ -220,6 +230,8 @@ class PuterMagics(Magics):
             args = parse_options(line)
             if args.help:
                 return options_report()
+            if args.draw or args.speak:
+                return media_only(self, args, cell)
             from .cell_run import CellRun
 
             run = CellRun(self, args, cell)
@@ -231,7 +243,26 @@ class PuterMagics(Magics):
             except PuterError:
                 run.failed()
                 raise
-            return run.end()
+            return spoken(self, args, run)
+
+
+def media_only(magics: PuterMagics, args: Any, cell: str) -> None:
+    """`--draw` and `--speak` cells: a picture or audio of the cell, no chat."""
+    from . import media_cell
+
+    if args.draw:
+        return media_cell.draw_cell(magics, args, cell)
+    return media_cell.speak_text(magics, args, cell.strip(), keep=True)
+
+
+def spoken(magics: PuterMagics, args: Any, run: Any) -> Any:
+    """The end of a chat cell; with --speak-answer, its answer said aloud once it is shown."""
+    result = run.end()
+    if args.speak_answer and run.reply is not None and run.reply.text().strip():
+        from . import media_cell
+
+        media_cell.speak_text(magics, args, run.reply.text(), keep=False)
+    return result
 
 
 def options_report() -> Report:
