@@ -104,10 +104,10 @@ def test_clines_tool_loop_request_reaches_puter_with_its_parts_apart_and_its_his
     assert call["tools"] == request["body"]["tools"]
 
 
-@pytest.mark.skipif(not node_clients_installed(), reason="Cline's node clients are not installed (make unit does it)")
 def test_clines_clients_live_through_the_proxy_send_what_the_fixtures_hold_and_read_every_field(
     memory_proxy, memory_provider
 ):
+    assert node_clients_installed(), "Cline's node clients are not installed: run `make node-clients` (make unit does)"
     enqueue_turns(memory_provider, len(CLIENTS))
     ran = run_clients(memory_proxy.url + "/v1", memory_proxy.key)
     for client in CLIENTS:
