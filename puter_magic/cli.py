@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from . import cli_chat
+from . import cli_chat, cli_media
 from .cli_chat import session_for
 from .errors import ConfigurationError, InputError, PuterError
 from .providers.openai_wire import LOCAL_MODEL_PORT
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("usage", help="the credit left on your Puter account")
     commands.add_parser("config", help="the effective settings and where each comes from (secrets masked)")
     cli_chat.add_parser(commands, [provider])
+    cli_media.add_parsers(commands, [provider])
     fake = commands.add_parser("fake-server", help="run the local Puter-compatible server for offline use")
     fake.add_argument("--host", default="127.0.0.1")
     fake.add_argument("--port", type=int, default=0, help="0 picks a free port")
@@ -236,6 +237,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "usage": cmd_usage,
     "config": cmd_config,
     "chat": cli_chat.cmd_chat,
+    "draw": cli_media.cmd_draw,
+    "speak": cli_media.cmd_speak,
     "fake-server": cmd_fake_server,
     "serve": cmd_serve,
     "demo": cmd_demo,

@@ -33,6 +33,7 @@ LAYER = {
     "widgets": "widgets",
     "cli": "cli",
     "cli_chat": "cli",
+    "cli_media": "cli",
     "__main__": "cli",
     "demo": "demo",
     "server": "server",

@@ -129,3 +129,22 @@ def test_a_normal_answer_is_spoken_with_speak_answer(shell, magics):
     result, shown = outputs(shell, "%%puter -m echo --speak-answer\nsay this")
     assert result.success, result.error_in_exec
     assert "<audio" in shown[-1].data["text/html"]
+
+
+# --- the terminal ---------------------------------------------------------------------------------------------
+
+
+def test_the_cli_draws_and_speaks_into_files(puter_server, isolated_home, tmp_path):
+    from cli_runs import cli_runner
+
+    run = cli_runner(puter_server, isolated_home)
+    drawn = run("draw", "a cat in a hat", "-o", str(tmp_path / "cat.png"), "--size", "1024x1024")
+    assert drawn.returncode == 0, drawn.stderr
+    assert local_media.png_text((tmp_path / "cat.png").read_bytes()) == "a cat in a hat"
+    assert drawn.stderr.startswith(f"drew {tmp_path / 'cat.png'} (image/png,") and drawn.stdout == ""
+    spoken = run("speak", "-o", str(tmp_path / "hello.mp3"), stdin="hello world")
+    assert spoken.returncode == 0, spoken.stderr
+    assert local_media.audio_text((tmp_path / "hello.mp3").read_bytes()) == "hello world"
+    refused = run("draw", "a cat", "-o", str(tmp_path / "x.png"), "--size", "huge")
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1
+    assert refused.stderr.startswith("error: 'huge' is not an image size — write it WIDTHxHEIGHT")
