@@ -27,6 +27,7 @@ sys.path.insert(0, str(HERE))
 
 import bench_backpressure  # noqa: E402
 import bench_batch  # noqa: E402
+import bench_images  # noqa: E402
 import bench_import  # noqa: E402
 import bench_load  # noqa: E402
 import bench_memory  # noqa: E402
@@ -161,6 +162,11 @@ def section_schemas() -> tuple[str, dict[str, float]]:
     return bench_schemas.report(result), bench_schemas.headline(result)
 
 
+def section_images() -> tuple[str, dict[str, float]]:
+    result = bench_images.run()
+    return bench_images.report(result), bench_images.headline(result)
+
+
 SECTIONS = [
     Section(
         "load",
@@ -260,6 +266,12 @@ SECTIONS = [
         "Tool and answer schemas: a 50-field model",
         (bench_schemas.__doc__ or "").split("\n\n", 1)[1].strip(),
         section_schemas,
+    ),
+    Section(
+        "images",
+        "Images into a conversation: a figure into a message, a 20-image thread saved",
+        (bench_images.__doc__ or "").split("\n\n", 1)[1].strip(),
+        section_images,
     ),
 ]
 BY_KEY = {s.key: s for s in SECTIONS}
@@ -383,6 +395,18 @@ def headline_rows(figures: dict[str, dict[str, float]]) -> list[str]:
         rows.append(
             f"| `@{{df}}`, 10⁶ rows | {frame_ms:.1f} ms, {num('objects', 'rendered chars'):,.0f} characters; "
             f"token estimate {num('objects', 'estimate MB/s'):.1f} MB/s | < 50 ms | {verdict(frame_ms < 50)} |"
+        )
+    encoded = get("images", "encode ms")
+    if encoded is not None:
+        rows.append(
+            f"| a 1920×1080 figure into a message (`@{{fig}}`) | {encoded:.0f} ms | ≤ 150 ms "
+            f"| {verdict(encoded <= 150)} |"
+        )
+        exported, size = num("images", "export ms"), num("images", "json bytes")
+        rows.append(
+            f"| a 20-image thread exported | {exported:.1f} ms, file {size / 1000:.0f} KB (images stored once "
+            "beside it) "
+            f"| ≤ 100 ms, < 1 MB | {verdict(exported <= 100 and size < 1_000_000)} |"
         )
     built = get("schemas", "type_schema ms")
     if built is not None:
