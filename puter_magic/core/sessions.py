@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..datatypes import Answer, ChatRequest, ModelInfo, ProviderStatus, content_text
+from ..datatypes import ChatRequest, ModelInfo, ProviderStatus, content_text
 from ..errors import InputError, PuterError
 from ..providers.base import Provider
 from ..providers.registry import PUTER, ProviderRegistry
@@ -32,6 +32,7 @@ from .image_codec import image_parts
 from .loop import LoopThread, default_loop
 from .media_models import refuse_blind_model
 from .reply import Answering, Reply
+from .structured import StructuredReply, Wanted, honours_schemas, instructed
 
 DEFAULT_BUDGET = 8192
 
@@ -166,6 +167,7 @@ class Session:
         stop_sequences: tuple[str, ...] | None = None,
         extra: dict[str, Any] | None = None,
         provider: str | None = None,
+        schema: Any = None,
     ) -> Reply:
         """The Reply to `prompt`, built from the thread's history; nothing is sent until it is read.
 
@@ -175,6 +177,8 @@ class Session:
         the thread only along with that turn, so a failure (a PuterError) leaves it byte for byte as it was.
         `stream=False` asks for the whole answer at once. `held=True` is for a caller that owns many replies (a
         batch): it records each with `reply.keep()`, and its own Stop ends them (stop() does not see them).
+        `schema` (a dataclass, TypedDict, pydantic model, `list[…]` of one, or a JSON-schema dict) asks for JSON that
+        fits it: a StructuredReply (core/structured.py), checked, asked again once, its `value` of that type.
         """
         provider_name = self.registry.resolve(provider) if provider else self.provider_name
         default = self.model if provider_name == self.provider_name else self._model_of.get(provider_name)
@@ -192,8 +196,11 @@ class Session:
                 refuse_blind_model(chosen, info, self.known_models(provider_name))
             budget = info.context if info and info.context else DEFAULT_BUDGET
             source = self.conversations if history else Conversations()
+            wanted = Wanted.of(schema) if schema is not None else None
+            instruct = wanted is not None and not honours_schemas(self.registry.get(provider_name))
+            sent = instructed(prompt, wanted) if wanted is not None and instruct else prompt
             messages = source.messages(
-                prompt, name, key=key, budget=budget, reserve=max_tokens or 0, new=new, system=system
+                sent, name, key=key, budget=budget, reserve=max_tokens or 0, new=new, system=system
             )
         request = ChatRequest(
             tuple(messages),
@@ -204,9 +211,11 @@ class Session:
             seed=seed,
             stop=stop_sequences,
             extra=extra or {},
+            response_format=wanted.response_format() if wanted else None,
         )
         record = functools.partial(self._keep, prompt=prompt, key=key, new=new, system=system) if history else None
-        return Reply(
+        structured: dict[str, Any] = {"wanted": wanted} if wanted else {}
+        return (StructuredReply if wanted else Reply)(
             request,
             self.registry.get(provider_name),
             self.loop,
@@ -215,15 +224,19 @@ class Session:
             record=record,
             held=held,
             tracking=None if held else self.answering.tracking,
+            **structured,
         )
 
-    def chat(self, prompt: str, **options: Any) -> Answer:
+    def chat(self, prompt: str, **options: Any) -> Any:
         """Ask and wait for the whole answer; returns an Answer (text, model, provider, thread, usage).
 
         Sends what ask() sends (the thread's history unless `history=False`), with the same options, and keeps the
         answer as the thread's next turn. A failure raises a PuterError and leaves the thread as it was.
+        With `schema=Person` (or `list[Person]`, a TypedDict, a pydantic model, a JSON-schema dict) it returns the
+        answer as that type instead — `Person(name=…, age=…)` — or raises a one-line SchemaMismatch keeping the text;
+        `ask(…, schema=…)` gives the StructuredReply, with `value` and the Answer's details.
         """
-        return self.ask(prompt, stream=False, **options).answer()
+        return finished(self.ask(prompt, stream=False, **options).wait())
 
     def _keep(
         self, reply: Reply, *, prompt: str | list[dict[str, Any]], key: str | None, new: bool, system: str | None
@@ -295,6 +308,15 @@ class Session:
         self.registry = ProviderRegistry(self.settings)
 
 
+def finished(reply: Reply) -> Any:
+    """What chat() returns for a Reply that has been read: the typed value of a structured one, else its Answer."""
+    if not isinstance(reply, StructuredReply):
+        return reply.answer()
+    if reply.interrupted:
+        raise InputError("stopped before the structured answer was complete: no value, nothing kept")
+    return reply.value
+
+
 def _cache_key(provider: Provider) -> str:
     return f"{provider.name}@{provider.origin}"
 
@@ -313,16 +335,16 @@ def session() -> Session:
         return _session
 
 
-def chat(prompt: str, **options: Any) -> Answer:
+def chat(prompt: str, **options: Any) -> Any:
     """Session.chat() on the shared session(): sends the active thread's history plus `prompt` (nothing but the
     prompt with `history=False`), waits, keeps the turn, returns the Answer."""
     return session().chat(prompt, **options)
 
 
-async def achat(prompt: str, **options: Any) -> Answer:
+async def achat(prompt: str, **options: Any) -> Any:
     """chat() for async code (a notebook's top-level await): the same request and Answer; the request runs on the
     loop thread, never on the caller's loop."""
-    return (await session().ask(prompt, stream=False, **options)).answer()
+    return finished(await session().ask(prompt, stream=False, **options))
 
 
 def stream(prompt: str, **options: Any) -> Iterator[str]:

@@ -10,7 +10,11 @@ from ..datatypes import ChatRequest, Completion, ModelInfo, ProviderStatus, Stre
 
 @runtime_checkable
 class Provider(Protocol):
-    """A chat backend: Puter, or an OpenAI-compatible server."""
+    """A chat backend: Puter, or an OpenAI-compatible server.
+
+    A provider may say `structured_output = True` when its answers honour `response_format` json_schema by
+    themselves; without it, core/structured.py adds the instruction (it validates every answer either way).
+    """
 
     name: str
 

@@ -44,6 +44,8 @@ TOKEN_CACHE = 512  # texts whose /tokenize count is remembered (most recent firs
 class OpenAIProvider:
     """An OpenAI-compatible chat server at `base_url`."""
 
+    structured_output = True  # it honours response_format json_schema (llama.cpp constrains by grammar)
+
     def __init__(
         self,
         base_url: str,

@@ -44,6 +44,7 @@ class PuterProvider:
     """Puter's AI API. Async; use it from one event loop (the session's loop thread does that)."""
 
     name = "puter"
+    structured_output = False  # most of Puter's models ignore response_format: core/structured.py instructs them
 
     def __init__(
         self,

@@ -136,8 +136,10 @@ class MemoryProvider:
         *,
         models: Sequence[ModelInfo] = MEMORY_MODELS,
         otherwise: Callable[[ChatRequest], Sequence[Step]] = echo,
+        structured_output: bool = False,
     ) -> None:
         self.name = name
+        self.structured_output = structured_output  # like Puter by default: answers are not made to fit a schema
         self.model_list = list(models)
         self.otherwise = otherwise
         self.received: list[Received] = []
