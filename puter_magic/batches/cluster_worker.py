@@ -47,6 +47,8 @@ class Job:
 class SettingsPlugin(WorkerPlugin):  # type: ignore[misc]
     """Carries Settings to every worker, the ones that join later included (a replacement for a lost one)."""
 
+    idempotent = True  # its name is a hash of the settings: registered once, however many batches use them
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
