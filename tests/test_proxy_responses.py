@@ -155,11 +155,12 @@ def test_an_input_image_reaches_the_server_as_an_image_part(puter_proxy, puter_s
 def test_a_json_schema_text_format_is_carried_as_chats_response_format(puter_proxy, puter_server):
     schema = {"type": "object", "properties": {"name": {"type": "string"}}}
     text = {"format": {"type": "json_schema", "name": "person", "schema": schema}}
+    puter_server.state.script.enqueue('{"name": "Ada"}')
     with sdk(puter_proxy) as client:
-        response = client.responses.create(model="echo", input="Name someone", text=text)
+        response = client.responses.create(model="tools-scripted", input="Name someone", text=text)
     (args,) = chat_calls(puter_server)
     assert args["text"] == {"format": {"type": "json_schema", "name": "person", "schema": schema}}
-    assert response.text.format.type == "json_schema"
+    assert response.text.format.type == "json_schema" and response.output_text == '{"name": "Ada"}'
 
 
 @pytest.mark.parametrize("stream", [False, True])

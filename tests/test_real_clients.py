@@ -44,10 +44,6 @@ WEATHER_RESULT = '{"temp_c": 18, "sky": "cloudy"}'  # what tests/clients' get_we
 WEATHER_ANSWER = "It is 18 °C and cloudy in Paris."
 ADA = {"name": "Ada Lovelace", "age": 36}
 ADA_PROSE = "Ada Lovelace was an English mathematician; she died at 36."
-AWAITING_ENFORCEMENT = (
-    "the proxy has no local JSON-schema enforcement yet (issue 19): Puter's answer in prose reaches the client "
-    "unchecked, where validating it and asking once more would give the object"
-)
 
 
 # --- the clients' venv and their drivers -------------------------------------------------------------------------
@@ -152,8 +148,6 @@ def script_tool_loop(backend: Backend) -> None:
 def script_structured(request: pytest.FixtureRequest, backend: Backend) -> None:
     """Prose first: only the proxy's enforcement (validate, retry once) turns it into the object asked for."""
     backend.script(ADA_PROSE, json.dumps(ADA))
-    if backend.puter is not None:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=AWAITING_ENFORCEMENT))
 
 
 def check_person(backend: Backend, person: dict[str, Any]) -> None:

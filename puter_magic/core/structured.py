@@ -233,3 +233,14 @@ def added(a: Usage, b: Usage) -> Usage:
         a.estimated or b.estimated,
         total(a.cached_tokens, b.cached_tokens),
     )
+
+
+def enforcing(request: ChatRequest, provider: Any, loop: Any, *, streamed: bool) -> Reply:
+    """The proxy's Reply to a client's request (every event, no conversation): where the provider does not honour
+    the request's `response_format` (json_schema or json_object), a StructuredReply that instructs, checks and asks
+    again once; otherwise a plain Reply, the format passed on as it is."""
+    wanted = None if honours_schemas(provider) else Wanted.from_response_format(request.response_format)
+    if wanted is None:
+        return Reply(request, provider, loop, streamed=streamed, every_event=True)
+    instructed_request = with_instruction(request, wanted)
+    return StructuredReply(instructed_request, provider, loop, streamed=streamed, every_event=True, wanted=wanted)

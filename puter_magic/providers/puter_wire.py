@@ -83,10 +83,8 @@ def output_format(response_format: Mapping[str, Any]) -> dict[str, Any]:
 
     `text: {format}` is what its OpenAI Responses provider passes on (older backends); `outputFormat` is the
     normalised json_schema its newer OpenAI-dialect providers turn back into `response_format`. Other providers
-    (Claude, the fake ones) ignore both.
-    TODO(local enforcement): when the model answers anyway with text that does not match, the answer is not
-    checked here; the schema validation built for issue 15 (instruct, validate, retry once) belongs in front of
-    this, for every provider.
+    (Claude, the fake ones) ignore both: core/structured.py also instructs the model, checks the answer and asks
+    again once (PuterProvider.structured_output is False), for the session and the proxy alike.
     """
     kind = response_format.get("type")
     if kind == "json_schema":

@@ -16,6 +16,12 @@ not, is answered with an OpenAI-shaped error; before a stream's first event it k
 error goes out as a `data: {"error": ...}` line (what the openai SDK raises from). `ProxyApp.shut_down()` (Ctrl-C or
 SIGTERM to `puter-magic serve`) ends every open answer that way too (`server_shutting_down`), never as a cut body.
 Everything sent is encoded by `jsontext`: a lone UTF-16 surrogate cannot make an answer fail.
+
+Structured output (`response_format` json_schema or json_object; `/v1/responses`' `text.format`) goes upstream as
+it is where the provider honours it (an OpenAI-compatible server). Puter's models mostly ignore it, so there the
+proxy enforces it (core/structured.py): the instruction joins the prompt, the answer is checked, a misfit is asked
+again once with what was wrong, and the client gets the JSON that fits as the message content — streamed too, but
+only once it has been checked (the answer is held until then) — or a 502 naming `response_format`.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from starlette.types import Send
 from ..core.loop import Stop
 from ..core.reply import Reply
 from ..core.sessions import Session
+from ..core.structured import enforcing
 from ..datatypes import Completion, StreamEvent
 from ..providers.base import Provider
 from ..redact import redact
@@ -131,7 +138,7 @@ class ProxyApp:
 
     def _reply(self, provider: Provider, call: fmt.ChatCall) -> Reply:
         """The Reply to a proxied request (every event, no conversation), its Stop ended by shut_down()."""
-        reply = Reply(call.request, provider, self.session.loop, streamed=call.stream, every_event=True)
+        reply = enforcing(call.request, provider, self.session.loop, streamed=call.stream)
         self._answer_stop(reply.stop)
         return reply
 

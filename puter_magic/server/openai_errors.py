@@ -7,6 +7,7 @@ Pure: the standard library and puter_magic's errors only. `error_reply(exc)` map
     body larger than the limit               413  invalid_request_error  request_too_large
     the proxy shutting down (Ctrl-C, TERM)   503  server_error           server_shutting_down (in-band mid-stream)
     ModelNotFound                            404  invalid_request_error  model_not_found   (param: model)
+    SchemaMismatch (response_format unmet)   502  server_error           response_format_unmet (after one retry)
     BadRequest, InputError                   400  invalid_request_error  (the upstream code)
     upstream NotLoggedIn / TokenRejected     502  server_error           upstream_auth_failed
     PermissionDenied (incl. verification)    403  permission_error       permission_denied
@@ -44,6 +45,7 @@ from ..errors import (
     PermissionDenied,
     PuterError,
     RateLimited,
+    SchemaMismatch,
     StreamError,
     StreamTimeout,
     Timeout,
@@ -78,6 +80,7 @@ def error_body(
 # (exception class, status, type, code); the first match wins.
 ERROR_TABLE: tuple[tuple[type[BaseException], int, str, str | None], ...] = (
     (ModelNotFound, 404, INVALID, "model_not_found"),
+    (SchemaMismatch, 502, "server_error", "response_format_unmet"),
     (BadRequest, 400, INVALID, None),
     (InputError, 400, INVALID, None),
     (AuthenticationError, 502, "server_error", "upstream_auth_failed"),
@@ -113,6 +116,8 @@ def error_reply(exc: BaseException, clean: Callable[[str], str] = lambda text: t
             if isinstance(exc, AuthenticationError):
                 message = f"the proxy's own session was refused upstream: {message}"
             param = "model" if isinstance(exc, ModelNotFound) else None
+            if isinstance(exc, SchemaMismatch):
+                param, message = "response_format", f"response_format was not met: {message}"
             headers: dict[str, str] = {}
             if isinstance(exc, RateLimited) and exc.retry_after is not None:
                 headers["Retry-After"] = str(math.ceil(exc.retry_after))

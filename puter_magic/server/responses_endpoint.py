@@ -4,6 +4,8 @@ carried, accepted or refused, and `responses_format` for the answers and the str
 The plumbing is the chat endpoint's (`app.ProxyApp`): work on the session's loop thread, the client watched (one
 that leaves cancels the upstream request), errors before the first event keep their HTTP status, and Ctrl-C on
 `puter-magic serve` ends an open answer as a failed response. Events are sent as `event: <type>` / `data: {...}`.
+Each answer is a Reply (core/structured.py's `enforcing`): `text.format` json_schema / json_object is enforced
+locally where the provider does not honour it, as on the chat endpoint.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from starlette.types import Send
 
 from ..core.loop import Stop
 from ..core.sessions import Session
-from ..datatypes import StreamEvent
+from ..core.structured import enforcing
+from ..datatypes import Completion, StreamEvent
 from ..providers.base import Provider
 from ..wire import jsontext
 from . import openai_format as fmt
@@ -63,8 +66,15 @@ class ResponsesEndpoint:
 
         async def produce(send: Send) -> None:
             stop = host._answer_stop()
+            reply = enforcing(call.request, provider, host.session.loop, streamed=False)
+            stop.on_request(reply.stop.request)
             try:
-                completion = await host.session.loop.run_async(provider.complete(call.request), stop=stop)
+                await reply
+                if stop.requested:
+                    raise shutting_down()
+                completion = Completion(
+                    reply.text(), reply.model, reply.usage, reply.finish_reason, reply.reasoning, reply.tool_calls
+                )
                 answer = response_object(completion, call, created_at=int(time.time()))
             except (Exception, asyncio.CancelledError) as exc:
                 if isinstance(exc, asyncio.CancelledError) and not stop.requested:
@@ -84,7 +94,9 @@ class ResponsesEndpoint:
 
         async def produce(send: Send) -> None:
             stop = host._answer_stop()
-            source = host.session.loop.aiterate(lambda: provider.stream(call.request), stop=stop)
+            reply = enforcing(call.request, provider, host.session.loop, streamed=True)
+            stop.on_request(reply.stop.request)
+            source = reply.__aiter__()
             try:
                 async with aclosing(source) as events:  # closing it cancels the producer on the loop thread
                     try:
