@@ -10,7 +10,7 @@ import pytest
 
 from puter_magic.errors import BadRequest, ContextOverflow, ModelNotFound, ServerError
 from puter_magic.providers import openai_wire
-from puter_magic.providers.server_errors import Overflow, context_overflow, without_internals
+from puter_magic.providers.server_errors import Overflow, context_overflow, unreadable_input, without_internals
 from puter_magic.testing.openai_quirks import OVERFLOWS
 
 
@@ -178,3 +178,41 @@ def test_paths_become_file_names_and_node_frames_go():
 def test_text_without_internals_is_left_as_it_is():
     for text in ("model 'x' not found", "use 1/2 of the budget", "see https://example.com/a/b/c.html", "a\n\nb"):
         assert without_internals(text) == text
+
+
+# llama-server b11669 with a text-only GGUF (no --mmproj), recorded here: the same 500 streamed or not
+LLAMA_NO_PROJECTOR = {
+    "error": {
+        "code": 500,
+        "message": "image input is not supported - hint: if this is unexpected, you may need to provide the mmproj",
+        "type": "server_error",
+    }
+}
+
+
+def test_llama_servers_refusal_of_an_image_is_one_line_naming_the_server():
+    error = openai_wire.error_from(500, LLAMA_NO_PROJECTOR, server="http://127.0.0.1:8080/v1")
+    assert type(error) is BadRequest and error.status_code == 500
+    assert error.one_line() == (
+        "the server at http://127.0.0.1:8080/v1 cannot read images (no multimodal projector loaded)"
+        " — pick a model that reads images, or leave the image out"
+    )
+
+
+def test_llama_servers_refusal_of_audio_says_audio():
+    body = {
+        "error": {
+            **LLAMA_NO_PROJECTOR["error"],
+            "message": "audio input is not supported - hint: if this is unexpected, you may need to provide the mmproj",
+        }
+    }
+    error = openai_wire.error_from(500, body)
+    assert error.one_line() == (
+        "the server cannot read audio (no multimodal projector loaded) — pick a model that reads audio, or leave the"
+        " audio out"
+    )
+
+
+def test_other_refusals_are_not_about_images():
+    assert unreadable_input("the image was too large") is None
+    assert unreadable_input("'messages' is required") is None

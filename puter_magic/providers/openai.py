@@ -6,6 +6,7 @@ followed); the Puter token is never part of this provider.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import OrderedDict
@@ -85,7 +86,7 @@ class OpenAIProvider:
             method,
             (self.root if root else self.base_url) + path,
             policy=self._policy,
-            error_for=wire.error_from,
+            error_for=functools.partial(wire.error_from, server=self.base_url),
             json_body=body,
             headers=self._headers(),
         )

@@ -28,7 +28,7 @@ from ..errors import (
 )
 from ..wire.statuses import ErrorBody, status_error
 from . import windows
-from .server_errors import Overflow, context_overflow, without_internals
+from .server_errors import Overflow, context_overflow, unreadable_error, unreadable_input, without_internals
 
 LOCAL_MODEL_PORT = 4102  # `puter-magic local-model`: SmolLM2-135M on llama-server (local_model.py)
 
@@ -99,10 +99,14 @@ BY_CODE: dict[str, type[APIError]] = {
 }
 
 
-def error_from(status: int, body: ErrorBody, retry_after: float | None = None) -> APIError:
-    """The provider's ErrorMapper: an error status and its body → the error."""
+def error_from(
+    status: int, body: ErrorBody, retry_after: float | None = None, *, server: str | None = None
+) -> APIError:
+    """The provider's ErrorMapper: an error status and its body → the error; `server` (its base URL) is named
+    where the fix is on that server."""
     message, code = error_fields(body)
-    return refine(status_error(status, message, code=code, body=body, retry_after=retry_after, by_code=BY_CODE))
+    error = status_error(status, message, code=code, body=body, retry_after=retry_after, by_code=BY_CODE)
+    return refine(error, server=server)
 
 
 def error_fields(body: Mapping[str, Any] | str) -> tuple[str, str | None]:
@@ -128,10 +132,11 @@ def error_fields(body: Mapping[str, Any] | str) -> tuple[str, str | None]:
     return str(body.get("message") or "the server reported an error"), None
 
 
-def refine(error: APIError) -> APIError:
+def refine(error: APIError, *, server: str | None = None) -> APIError:
     """An unknown model arrives as 404 (OpenAI, Ollama) or 400 (llama-server's router); a 401 is about the key;
     a prompt longer than the window in any server's words is a ContextOverflow (400, or llama-cpp-python's 500);
-    traceback frames and internal paths leave the message (server_errors.py)."""
+    an image the model cannot read (llama-server's 500 without a projector) is a one-line BadRequest naming
+    `server`; traceback frames and internal paths leave the message (server_errors.py)."""
     if isinstance(error, AuthenticationError):
         error.hint = "check the server's API key (`{key-env}`)"
         return error
@@ -141,6 +146,9 @@ def refine(error: APIError) -> APIError:
     overflow = context_overflow(error.message, error.code, error.body)
     if overflow is not None:  # llama-cpp-python says it with a 500
         return overflow_error(error.message, overflow, status_code=error.status_code, code=error.code, body=error.body)
+    unreadable = unreadable_input(error.message)
+    if unreadable is not None:  # llama-server says it with a 500
+        return unreadable_error(unreadable, server, status_code=error.status_code, code=error.code, body=error.body)
     text = error.message.lower()
     if (
         isinstance(error, (BadRequest, NotFound))
@@ -240,7 +248,16 @@ def parse_models(data: Any, provider: str) -> list[ModelInfo]:
     models = []
     for item in items or ():
         if isinstance(item, Mapping) and item.get("id"):
-            models.append(ModelInfo(id=str(item["id"]), provider=provider, context=windows.from_models_item(item)))
+            reads, writes = modalities(item)
+            models.append(
+                ModelInfo(
+                    id=str(item["id"]),
+                    provider=provider,
+                    context=windows.from_models_item(item),
+                    input_modalities=reads,
+                    output_modalities=writes,
+                )
+            )
     return models
 
 
@@ -255,3 +272,17 @@ def answered_by_another(requested: str, answered: str | None) -> bool:
         return name.strip().lower().split("@")[0].removesuffix(":latest").rsplit("/", 1)[-1]
 
     return bare(requested) != bare(answered)
+
+
+def modalities(item: Mapping[str, Any]) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    """What a /models entry says the model reads and writes: llama-server (and OpenRouter) write
+    `architecture: {input_modalities: [...], output_modalities: [...]}`; (None, None) where it says nothing."""
+    architecture = as_mapping(item.get("architecture"))
+
+    def listed(key: str) -> tuple[str, ...] | None:
+        value = architecture.get(key)
+        if not isinstance(value, list):
+            return None
+        return tuple(str(kind) for kind in value if isinstance(kind, str))
+
+    return listed("input_modalities"), listed("output_modalities")

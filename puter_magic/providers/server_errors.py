@@ -1,4 +1,5 @@
-"""What a server's error text means for the user: a context overflow (and the window it names), without internal paths.
+"""What a server's error text means for the user: a context overflow (and the window it names), an input the model
+cannot read, without internal paths.
 
 Every server words "the prompt does not fit" its own way (the recorded texts are in tests/test_server_errors.py):
 
@@ -14,7 +15,12 @@ Every server words "the prompt does not fit" its own way (the recorded texts are
                                           v1 `error_400_from_delegate`, or a stream's `{"type":"error"}` line)
     LM Studio, Ollama                     "Context size has been exceeded", "… exceeds the context length"
 
-Pure: standard library only.
+A model that cannot read what the request carries (recorded in tests/test_server_errors.py):
+
+    llama.cpp's llama-server (500)        "image input is not supported - hint: if this is unexpected, you may need
+                                          to provide the mmproj" (audio likewise): no multimodal projector loaded
+
+Pure: standard library and `puter_magic.errors` only.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from ..errors import BadRequest
 
 OVERFLOW_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error", "string_above_max_length"})
 
@@ -72,6 +80,36 @@ def context_overflow(message: str, code: str | None = None, body: Any = None) ->
     if OVERFLOW_CODES & {k for k in kinds if isinstance(k, str)} or _UNSIZED.search(message):
         return Overflow(window, requested)
     return None
+
+
+_UNREADABLE = re.compile(r"\b(?P<kind>image|audio) input is not supported", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A refused input: what the model cannot read ("images", "audio") and why, when the server said."""
+
+    kind: str
+    reason: str | None = None
+
+
+def unreadable_input(message: str) -> Unreadable | None:
+    """What `message` says the model cannot read, or None when it is about something else."""
+    found = _UNREADABLE.search(message)
+    if found is None:
+        return None
+    kind = "images" if found.group("kind").lower() == "image" else "audio"
+    reason = "no multimodal projector loaded" if "mmproj" in message.lower() else None
+    return Unreadable(kind, reason)
+
+
+def unreadable_error(unreadable: Unreadable, server: str | None, **fields: Any) -> BadRequest:
+    """The one-line refusal: which server cannot read what, and what to do instead."""
+    who = f"the server at {server}" if server else "the server"
+    why = f" ({unreadable.reason})" if unreadable.reason else ""
+    single = "image" if unreadable.kind == "images" else "audio"
+    hint = f"pick a model that reads {unreadable.kind}, or leave the {single} out"
+    return BadRequest(f"{who} cannot read {unreadable.kind}{why}", hint=hint, **fields)
 
 
 def _error_object(body: Any) -> Mapping[str, Any]:

@@ -15,7 +15,8 @@ tool-call quirks of shared/openai-servers.md:
 - `reject_null_content=True` (llama-cpp-python): an assistant message with `tool_calls` whose `content` is null or
   missing is a 500 (its body is OpenAI-shaped; the wording is ours);
 - `tool_content=""` (llama-server): the non-streamed `content` beside tool calls is "" instead of null.
-`seen` records the path, headers and JSON body of every request. Windows, context overflows in each server's words
+`seen` records the path, headers and JSON body of every request, image parts as sent (`last_image_parts()` decodes
+them; `echo` answers the text parts of a message that has images). Windows, context overflows in each server's words
 and an answer from another model than the one asked: `window`, `overflow`, `shape`, `answer_model`
 (testing/openai_quirks.py).
 
@@ -39,7 +40,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from puter_magic.datatypes import content_text
 from puter_magic.testing.chat_messages import split_words
+from puter_magic.testing.image_parts import ImagePart, image_parts
 from puter_magic.testing.openai_quirks import describe_model, overflow_answer, window_routes
 from puter_magic.testing.runner import serve
 from puter_magic.testing.scripted import EMPTY_SCRIPT_TEXT, Script, ScriptedCall, ScriptedReply
@@ -83,7 +86,8 @@ def _error(status: int, message: str, kind: str, code: Any = None) -> JSONRespon
 def _pieces(body: dict[str, Any]) -> list[str]:
     if body.get("model") == "echo":
         messages = [m for m in body.get("messages", []) if isinstance(m, dict) and m.get("role") == "user"]
-        text = str(messages[-1].get("content", "")) if messages else ""
+        content = messages[-1].get("content", "") if messages else ""
+        text = content_text(content) if isinstance(content, list) else str(content)
         words = text.split(" ")
         return [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]
     return ["tok "] * int(body.get("fake_chunks", 20))
@@ -253,3 +257,8 @@ class LocalOpenAI:
     @property
     def base_url(self) -> str:
         return f"{self.server.origin}/v1"
+
+    def last_image_parts(self) -> list[ImagePart]:
+        """The image parts of the last chat request, decoded (``[]`` when it had none)."""
+        sent = [seen["body"] for seen in self.options.seen if "body" in seen]
+        return image_parts(sent[-1]) if sent else []
