@@ -21,10 +21,13 @@ import dask.bag as db
 import dask.dataframe as dd
 import pandas as pd
 import pytest
+from cells import run
 from distributed import Client, LocalCluster
+from IPython.core.error import UsageError
 
 from puter_magic.batches.progress import Snapshot
 from puter_magic.config import Settings
+from puter_magic.core.sessions import Session
 from puter_magic.notebook.batch_call import batch
 from puter_magic.testing.faults import Fault
 
@@ -237,3 +240,27 @@ def test_a_bag_of_prompts_on_llama_server(client: Client, llama_server: Any) -> 
 
     values = answers.compute()
     assert len(values) == 3 and all(isinstance(v, str) for v in values), values
+
+
+@pytest.fixture
+def session(puter_settings: Settings) -> Iterator[Session]:
+    """The session of the `magics` fixture: on the local Puter server, model echo."""
+    session = Session(puter_settings)
+    session.set_model("echo")
+    yield session
+    session.close()
+
+
+def test_map_cell_over_a_dask_dataframe(
+    client: Client, shell: Any, magics: Any, puter_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame = titles(6)
+    shell.user_ns["ddf"] = dd.from_pandas(frame, npartitions=2)
+
+    run(shell, "%%puter --map ddf -o labels --quiet\nLabel: @{title}")
+
+    labels = shell.user_ns["labels"]
+    assert isinstance(labels, dd.DataFrame)  # persisted: the run started when the cell ran
+    assert list(labels.answer.compute()) == [f"Label: {title}" for title in frame.title]
+    with pytest.raises(UsageError, match="needs -o VAR"):
+        run(shell, "%%puter --map ddf\nLabel: @{title}")

@@ -52,7 +52,7 @@ def cluster_batch(
     if concurrency < 1:
         raise InputError(f"concurrency must be at least 1, not {concurrency}")
     shape = _shape(collection, template)
-    client = _client()
+    client = current_client()
     job = Job(
         template,
         dict(options),
@@ -100,15 +100,15 @@ def _shape(collection: Any, template: str | None) -> str:
 
 def _over_bag(bag: Any, job: Job) -> Any:
     """A Bag has no partition_info: each partition is told its number through the graph instead."""
-    import dask
-    import dask.bag
+    from dask.bag import from_delayed
+    from dask.delayed import delayed
 
     parts = bag.to_delayed()
-    answered = [dask.delayed(answer_partition)(part, job, {"number": n}) for n, part in enumerate(parts)]
-    return dask.bag.from_delayed(answered)
+    answered = [delayed(answer_partition)(part, job, {"number": n}) for n, part in enumerate(parts)]
+    return from_delayed(answered)  # type: ignore[no-untyped-call]
 
 
-def _client() -> Any:
+def current_client() -> Any:
     """The distributed Client in use, or None (Dask's own threads or processes)."""
     try:
         from distributed import get_client

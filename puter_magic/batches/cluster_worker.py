@@ -44,7 +44,7 @@ class Job:
     shape: str = "frame"  # "frame" (answer and error columns) or "values" (a Bag's items)
 
 
-class SettingsPlugin(WorkerPlugin):  # type: ignore[misc]
+class SettingsPlugin(WorkerPlugin):
     """Carries Settings to every worker, the ones that join later included (a replacement for a lost one)."""
 
     idempotent = True  # its name is a hash of the settings: registered once, however many batches use them

@@ -49,9 +49,9 @@ class ClusterLimits:
 
         where = {"scheduler_rpc": self.worker.scheduler, "loop": self.worker.loop}
         if self.concurrent:
-            self._in_flight = await Semaphore(max_leases=self.concurrent, name=self.names[0], **where)
+            self._in_flight = await Semaphore(max_leases=self.concurrent, name=self.names[0], **where)  # type: ignore[no-untyped-call]
         if self.requests:
-            self._rate = await Semaphore(max_leases=self.requests, name=self.names[1], **where)
+            self._rate = await Semaphore(max_leases=self.requests, name=self.names[1], **where)  # type: ignore[no-untyped-call]
 
     async def _take(self) -> None:
         if self._ready is None:

@@ -57,3 +57,35 @@ def interrupted_message(result: BatchResult, out: str | None) -> str:
     ran = len(result) - len(result.not_run)
     kept = f"the {ran} results are kept in {out}" if out else "add -o VAR to keep the results"
     return f"interrupted after {ran} of {len(result)}; {kept}"
+
+
+def dask_map(magics: Any, args: Any, template: str) -> Plan | None:
+    """`--map` over a Dask collection (None for anything else): its answers, a lazy collection (batches/cluster.py),
+    go to -o VAR — persisted when a distributed Client is up, so the run starts now and its bar shows here. Returns
+    the empty Plan the cell runs in the meantime. Only the row's own fields are seen by the template: the workers
+    have no notebook namespace."""
+    from ..batches.cluster import current_client, is_dask_collection
+    from ..batches.progress import NoProgress
+    from .batch_call import batch
+
+    source = resolve(args.map, magics.namespace())
+    if not is_dask_collection(source):
+        return None
+    if not args.out:
+        raise InputError("--map over a Dask collection needs -o VAR", hint="%%puter --map ddf -o answers")
+    answers = batch(
+        template,
+        source,
+        model=args.model,
+        concurrency=args.concurrency or DEFAULT_CONCURRENCY,
+        system=args.system,
+        provider=args.provider,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        progress=not args.quiet,
+        session=magics.session,
+    )
+    if current_client() is not None:
+        answers = answers.persist()
+    magics.namespace()[args.out] = answers
+    return Plan(magics.session, [], [], {}, NoProgress())
