@@ -130,6 +130,8 @@ def _turn_to_json(turn: Turn) -> dict[str, Any]:
         if usage["cached_tokens"] is None:
             del usage["cached_tokens"]  # files stay as they were unless there is something to say
         data["usage"] = usage
+    if turn.steps:  # a question answered with tools: its calls and their results (files without any stay as they were)
+        data["steps"] = [message_to_json(message) for message in turn.steps]
     return data
 
 
@@ -141,6 +143,7 @@ def _fields(data: Any, schema: Mapping[str, tuple[tuple[type, ...], Any]], where
 
 def _turn_from_json(data: Any, where: str) -> Turn:
     values = _fields(data, _TURN_FIELDS, where)
+    values["steps"] = _steps_from_json(data.get("steps", []), f"{where}.steps")
     if isinstance(values["prompt"], list):
         if not all(isinstance(part, Mapping) for part in values["prompt"]):
             raise _malformed(f"{where}.prompt", "must be text or a list of content-part objects")
@@ -150,6 +153,26 @@ def _turn_from_json(data: Any, where: str) -> Turn:
         values["usage"] = Usage(**usage)
     values["created"] = float(values["created"])
     return Turn(**values)
+
+
+def _steps_from_json(raw: Any, where: str) -> tuple[Message, ...]:
+    """A tool exchange read back: messages, and every call answered by exactly one tool message after it."""
+    if not isinstance(raw, list):
+        raise _malformed(where, "must be a list of messages")
+    steps = tuple(message_from_json(item, f"{where} message {number}") for number, item in enumerate(raw, 1))
+    open_calls: list[str] = []
+    for message in steps:
+        if message.role == "assistant":
+            if open_calls:
+                raise _malformed(where, f"has no result for the tool call {open_calls[0]!r}")
+            open_calls = [call.id for call in message.tool_calls]
+        elif message.role == "tool" and message.tool_call_id in open_calls:
+            open_calls.remove(message.tool_call_id)
+        else:
+            raise _malformed(where, "holds a message that is no tool call or result of one")
+    if open_calls:
+        raise _malformed(where, f"has no result for the tool call {open_calls[0]!r}")
+    return steps
 
 
 def message_to_json(message: Message) -> dict[str, Any]:

@@ -12,6 +12,7 @@ Network work runs on the private loop thread; conversations change only when an 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import threading
@@ -236,6 +237,10 @@ class Session:
         answer as that type instead — `Person(name=…, age=…)` — or raises a one-line SchemaMismatch keeping the text;
         `ask(…, schema=…)` gives the StructuredReply, with `value` and the Answer's details.
         """
+        if options.get("tools"):  # a question answered with tools: core/tool_ask.py
+            from .tool_ask import ask_with_tools
+
+            return ask_with_tools(self, prompt, stream=False, **options).answer()
         return finished(self.ask(prompt, stream=False, **options).wait())
 
     def _keep(
@@ -244,6 +249,9 @@ class Session:
         """A Reply's `record`: its turn joins its thread, with the request's `new` and `system`; autosaved."""
         thread = reply.thread or self.conversations.active
         turn = Turn(prompt, reply.text(), key, reply.model, reply.provider, reply.usage, reply.interrupted)
+        steps = getattr(reply, "steps", ())  # a ToolLoop's exchange: its calls and their results, kept as one turn
+        if steps:
+            turn = dataclasses.replace(turn, steps=tuple(steps))
         with self._lock:
             if new:
                 self.conversations.new(thread)
@@ -344,6 +352,10 @@ def chat(prompt: str, **options: Any) -> Any:
 async def achat(prompt: str, **options: Any) -> Any:
     """chat() for async code (a notebook's top-level await): the same request and Answer; the request runs on the
     loop thread, never on the caller's loop."""
+    if options.get("tools"):
+        from .tool_ask import ask_with_tools
+
+        return (await ask_with_tools(session(), prompt, stream=False, **options)).answer()
     return finished(await session().ask(prompt, stream=False, **options))
 
 

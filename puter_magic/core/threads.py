@@ -33,11 +33,19 @@ def content_tokens(content: Any) -> int:
     return estimate_tokens(content_text(content)) + IMAGE_TOKENS * len(image_parts(content))
 
 
+def step_tokens(message: Message) -> int:
+    """A message of a tool exchange: its text and the calls it makes (names and arguments)."""
+    calls = sum(estimate_tokens(call.name) + estimate_tokens(call.arguments_json) for call in message.tool_calls)
+    return message_tokens(message) + calls
+
+
 @dataclass(frozen=True)
 class Turn:
     """One prompt and its answer. An interrupted answer (Ctrl-C, stream error) is kept, flagged, with what arrived.
 
-    A prompt with images is a list of content parts (text and `image_url` parts, in order)."""
+    A prompt with images is a list of content parts (text and `image_url` parts, in order). A question answered
+    with tools keeps its exchange in `steps` (assistant messages with `tool_calls`, one `tool` message per call),
+    between the prompt and the answer: a turn is trimmed whole, so no result ever goes without its call."""
 
     prompt: str | list[dict[str, Any]]
     answer: str
@@ -47,13 +55,22 @@ class Turn:
     usage: Usage | None = None
     interrupted: bool = False
     created: float = field(default_factory=time.time)
+    steps: tuple[Message, ...] = ()
 
-    def messages(self) -> tuple[Message, Message]:
-        return Message("user", self.prompt), Message("assistant", self.answer)
+    def messages(self) -> tuple[Message, ...]:
+        return Message("user", self.prompt), *self.steps, Message("assistant", self.final_text)
+
+    @property
+    def final_text(self) -> str:
+        """The answer, or, for an exchange stopped before it, what the model is told happened (never empty)."""
+        if self.answer or not self.steps:
+            return self.answer
+        return "(stopped before answering)" if self.interrupted else "(no answer: the step limit was reached)"
 
     def tokens(self) -> int:
-        """The estimated cost of this turn in a request: both messages."""
-        return content_tokens(self.prompt) + estimate_tokens(self.answer) + 2 * MESSAGE_OVERHEAD
+        """The estimated cost of this turn in a request: the prompt, the answer and the tool exchange between them."""
+        cost = content_tokens(self.prompt) + estimate_tokens(self.final_text) + 2 * MESSAGE_OVERHEAD
+        return cost + sum(step_tokens(step) for step in self.steps)
 
     @property
     def prompt_text(self) -> str:

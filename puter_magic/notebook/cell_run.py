@@ -33,13 +33,9 @@ class CellRun:
         self.reply: Reply | None = None
         if args.map:
             from ..batches.run import start
-            from .map_cell import dask_map, map_plan
+            from .map_cell import map_plan
 
             terminal = in_terminal(magics.shell)
-            self.on_cluster = dask_map(magics, args, cell.strip("\n"))
-            if self.on_cluster is not None:  # a Dask collection: its run is on the cluster, nothing to wait for here
-                self.pending = start(self.on_cluster)
-                return
             plan, self.rows = map_plan(
                 magics.session, args, cell.strip("\n"), magics.namespace(), fmt=self.fmt, terminal=terminal
             )
@@ -47,7 +43,12 @@ class CellRun:
             return
         self.pictures: list[Picture] = []
         prompt = cell_prompt(magics, args, cell, self.pictures)
-        self.reply = self.pending = magics.session.ask(
+        ask: Any = magics.session.ask
+        if args.tools:  # the model may call notebook functions: notebook/tool_cell.py
+            from .tool_cell import ToolAnswerView, tool_asker
+
+            ask = tool_asker(magics, args, lambda what: self.view.show(what))  # type: ignore[attr-defined]
+        self.reply = self.pending = ask(
             prompt,
             stream=not args.no_stream,
             model=args.model,
@@ -60,7 +61,7 @@ class CellRun:
             max_tokens=args.max_tokens,
             provider=args.provider,
         )
-        self.view = AnswerView(
+        self.view = (ToolAnswerView if args.tools else AnswerView)(
             interval=magics.update_interval,
             terminal=in_terminal(magics.shell),
             plain=self.fmt == "text",
@@ -89,7 +90,7 @@ class CellRun:
         reply = self.reply
         if reply is None:  # a batch ends early by itself; nothing else is interrupted here
             raise UsageError("interrupted") from None
-        if not reply.text():
+        if not reply.text() and not getattr(reply, "steps", None):
             raise UsageError("interrupted before the answer arrived — nothing is kept") from None
         answer = reply.answer()
         self.view.finish(bundle(answer, "markdown"), self.provenance(answer))
@@ -101,7 +102,7 @@ class CellRun:
         answer = self.reply.answer()
         args, view, provenance = self.args, self.view, self.provenance(answer)
         if answer.interrupted:  # stopped: what arrived stays on screen; a partial answer is no value for -o
-            if not answer.text:
+            if not answer.text and not answer.tool_calls:
                 view.finish({"text/plain": STOPPED_EARLY})
                 return None
             view.finish(bundle(answer, "markdown"), provenance)
@@ -124,8 +125,6 @@ class CellRun:
     def _show_map(self) -> None:
         from .map_cell import interrupted_message
 
-        if self.on_cluster is not None:
-            return
         result = self.pending.result()  # type: ignore[attr-defined]
         args = self.args
         if args.out:

@@ -232,3 +232,10 @@ def cmd_config(magics: Any, rest: str) -> Report:
     for trait in ("default_model", "default_format", "temperature", "max_tokens", "update_interval", "autosave"):
         rows.append([f"PuterMagics.{trait}", str(getattr(magics, trait)), "%config"])
     return table(["setting", "value", "from"], rows)
+
+
+@command("tools", "the functions registered with @puter_magic.tool, for %%puter --tools")
+def cmd_tools(magics: Any, rest: str) -> Report:
+    from .tool_cell import tools_report
+
+    return tools_report()

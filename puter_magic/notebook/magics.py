@@ -72,6 +72,9 @@ def friendly() -> Iterator[None]:
 @argument("--save", metavar="PATH", help="with --draw / --speak: also write the picture or audio to PATH")
 @argument("--map", metavar="VAR", help="ask the cell once per item of VAR (list, dict, Series, DataFrame): @{item}, …")
 @argument("--concurrency", type=int, metavar="N", help="with --map: how many items are asked at once (default 8)")
+@argument("--tools", metavar="NAMES", help="functions the model may call: names in the notebook or @tool, a,b")
+@argument("--approve", choices=("ask", "all", "none"), help="with --tools: ask before each call (default), or not")
+@argument("--max-steps", type=int, metavar="N", help="with --tools: at most N requests for this cell (default 8)")
 @argument("-h", "--help", action="store_true", help="show this list instead of asking")
 def cell_options(line: str) -> None:
     """%%puter [options] — the cell is the prompt; @{name} inserts a variable (\\@{ for a literal @{)."""
@@ -105,6 +108,7 @@ class PuterMagics(Magics):
     default_format = Enum(FORMATS, "markdown", help="how answers are shown by default").tag(config=True)
     temperature = Float(None, allow_none=True, help="default sampling temperature").tag(config=True)
     max_tokens = Integer(None, allow_none=True, help="default upper bound on an answer's tokens").tag(config=True)
+    max_steps = Integer(8, help="with --tools: the most requests one cell makes before it stops").tag(config=True)
     update_interval = Float(0.08, help="seconds between screen updates while an answer streams").tag(config=True)
     autosave = Unicode(None, allow_none=True, help="JSON file the conversations are saved to after each answer").tag(
         config=True

@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager, aclosing
 
 import httpx
 
-from ..datatypes import ChatRequest, Finished, ReasoningDelta, StreamEvent, TextDelta, ToolCall, Usage
+from ..datatypes import ChatRequest, Finished, ReasoningDelta, StreamEvent, TextDelta, Usage
 from ..errors import StreamFailed, StreamTruncated
 from ..wire.decoders import NDJSONDecoder
 from ..wire.sending import attempts_of
@@ -49,7 +49,7 @@ async def events(
                     elif kind == "reasoning":
                         yield ReasoningDelta(str(obj.get("reasoning") or ""))
                     elif kind == "tool_use":
-                        yield ToolCall(str(obj.get("id", "")), str(obj.get("name", "")), obj.get("input") or {})
+                        yield wire.tool_use(obj)
                     elif kind == "content_block_delta":  # the v1 usage-limited stream's Anthropic-like lines
                         text = str((obj.get("delta") or {}).get("text") or "")
                         texts.append(text)

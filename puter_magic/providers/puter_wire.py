@@ -231,13 +231,22 @@ def parse_completion(data: Mapping[str, Any], requested_model: str) -> Completio
     if isinstance(content, list):
         for block in content:
             if isinstance(block, Mapping) and block.get("type") == "tool_use":
-                calls.append(ToolCall(str(block.get("id", "")), str(block.get("name", "")), block.get("input") or {}))
+                calls.append(tool_use(block))
     metadata = as_mapping(data.get("metadata"))
     model = str(metadata.get("providerUsed") or message.get("model") or requested_model)
     usage = parse_usage(result.get("usage") or message.get("usage"))
     finish = message.get("stop_reason") if calls and message.get("stop_reason") else result.get("finish_reason")
     reasoning = message.get("reasoning") if isinstance(message.get("reasoning"), str) else ""
     return Completion(text, model, usage, finish, reasoning or "", tuple(calls))
+
+
+def tool_use(block: Mapping[str, Any]) -> ToolCall:
+    """A Claude-style `tool_use` block or stream line: `input` a parsed object — or, when the model wrote arguments
+    that are not JSON, the raw text, kept as the call's arguments_text so the model can be told."""
+    call_id, name, arguments = str(block.get("id", "")), str(block.get("name", "")), block.get("input")
+    if isinstance(arguments, Mapping):
+        return ToolCall(call_id, name, arguments)
+    return ToolCall.from_text(call_id, name, arguments if isinstance(arguments, str) else "")
 
 
 def _tool_call(call: Mapping[str, Any]) -> ToolCall:
