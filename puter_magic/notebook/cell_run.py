@@ -17,7 +17,9 @@ from ..core.formats import bundle, value_of
 from ..core.images import Picture
 from ..core.loop import Bridged
 from ..core.reply import Reply
-from ..errors import InputError, spell
+from ..core.structured import StructuredReply, resolve
+from ..core.validate import jsonable
+from ..errors import InputError, SchemaMismatch, spell
 from .cell_images import cell_prompt, described
 from .display import AnswerView, in_terminal
 
@@ -29,7 +31,7 @@ class CellRun:
 
     def __init__(self, magics: Any, args: Any, cell: str) -> None:
         self.magics, self.args = magics, args
-        self.fmt = args.format or magics.default_format
+        self.fmt = args.format or ("json" if args.schema else magics.default_format)
         self.reply: Reply | None = None
         if args.map:
             from ..batches.run import start
@@ -60,6 +62,7 @@ class CellRun:
             temperature=args.temperature,
             max_tokens=args.max_tokens,
             provider=args.provider,
+            **self.structured(),
         )
         self.view = (ToolAnswerView if args.tools else AnswerView)(
             interval=magics.update_interval,
@@ -69,6 +72,11 @@ class CellRun:
         )
         if not args.no_stream:
             self.view.start()
+
+    def structured(self) -> dict[str, Any]:
+        """`--schema TYPE`: the class (or JSON-schema dict) of that name in the notebook, or `list[TYPE]`; the name
+        is looked up, never evaluated."""
+        return {"schema": resolve(self.args.schema, self.magics.namespace())} if self.args.schema else {}
 
     def provenance(self, answer: Any) -> dict[str, Any]:
         """The output's metadata: where the answer came from, and the size of each image sent."""
@@ -82,6 +90,13 @@ class CellRun:
 
     def failed(self) -> None:
         """The answer failed (the error propagates): what arrived stays on screen, marked."""
+        error = self.reply.error if self.reply is not None else None
+        if isinstance(error, SchemaMismatch) and error.text:  # the answer that did not fit: shown, not kept
+            if not self.view.text:
+                self.view.start()
+                self.view.append(error.text)
+            self.view.keep_partial("it does not fit the schema: not added to the history")
+            return
         if self.reply is not None and self.reply.streamed:
             self.view.keep_partial("stopped by an error: this part is not added to the history")
 
@@ -110,12 +125,13 @@ class CellRun:
                 raise UsageError(f"stopped — {args.out} was not set; the part that arrived is shown above and kept")
             return None
         try:
-            value = value_of(answer, self.fmt)
+            structured = isinstance(self.reply, StructuredReply)
+            value = self.reply.value if isinstance(self.reply, StructuredReply) else value_of(answer, self.fmt)
         except InputError as error:  # the answer arrived but is not what the format needs: show it, say so
             view.finish(bundle(answer, "markdown"), provenance)
             hint = spell(error.hint)
             raise UsageError(f"{error.message} — it is shown above and kept in the history; {hint}") from None
-        view.finish(bundle(answer, self.fmt, value), provenance)
+        view.finish(bundle(answer, self.fmt, jsonable(value) if structured else value), provenance)
         if args.out:
             self.magics.namespace()[args.out] = value
         if args.insert and self.magics.shell is not None:

@@ -59,6 +59,7 @@ def friendly() -> Iterator[None]:
 @argument("-f", "--format", choices=FORMATS, help="markdown (default), text, code or json")
 @argument("--insert", action="store_true", help="with -f code: put the code into a new cell below")
 @argument("-o", "--out", metavar="VAR", help="store the answer (for json: the parsed value) in VAR")
+@argument("--schema", metavar="TYPE", help="answer as JSON fitting TYPE (a class or JSON schema here, or list[TYPE])")
 @argument("--quiet", action="store_true", help="show nothing; use with -o, or to add context silently")
 @argument("--raw", action="store_true", help="send the cell as it is: no @{name} expansion")
 @argument("--image", action="append", metavar="PATH", help="attach an image file (repeat for more)")
