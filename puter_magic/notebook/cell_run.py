@@ -35,9 +35,13 @@ class CellRun:
         self.reply: Reply | None = None
         if args.map:
             from ..batches.run import start
-            from .map_cell import map_plan
+            from .map_cell import dask_map, map_plan
 
             terminal = in_terminal(magics.shell)
+            self.on_cluster = dask_map(magics, args, cell.strip("\n"))
+            if self.on_cluster is not None:  # a Dask collection: its run is on the cluster, nothing to wait for here
+                self.pending = start(self.on_cluster)
+                return
             plan, self.rows = map_plan(
                 magics.session, args, cell.strip("\n"), magics.namespace(), fmt=self.fmt, terminal=terminal
             )
@@ -141,6 +145,8 @@ class CellRun:
     def _show_map(self) -> None:
         from .map_cell import interrupted_message
 
+        if self.on_cluster is not None:
+            return
         result = self.pending.result()  # type: ignore[attr-defined]
         args = self.args
         if args.out:
