@@ -52,6 +52,20 @@ def test_a_large_figure_is_downscaled_to_the_longest_side_and_sent_as_png(figure
     assert (small.width, small.height, small.original) == (1920, 1080, None)
 
 
+def test_the_artists_a_plotting_call_returned_stand_for_their_figure(figure):
+    lines = plt.plot([2, 1, 3])  # what a cell ending in plt.plot(...) leaves in Out[N]
+    bars = plt.bar([1, 2], [3, 4])
+    whole = to_picture(figure, max_side=400).data
+    assert to_picture(lines, max_side=400).data == whole
+    assert to_picture(bars, max_side=400).data == whole, "a bar container is a tuple of rectangles"
+    parts = interpolate_parts("what is wrong with @{Out[7]}?", {"Out": {7: lines}}, lambda v: picture_of(v).part())
+    assert [part["type"] for part in parts] == ["text", "image_url", "text"]
+    other = plt.figure()
+    mixed = [*lines, *other.add_subplot().plot([1, 2])]
+    assert picture_of(mixed) is None, "artists of two figures name no one picture: the list stays text"
+    assert picture_of([1, 2]) is None and picture_of([]) is None
+
+
 def test_an_empty_current_figure_is_a_one_line_error():
     plt.close("all")
     with pytest.raises(InputError, match="the figure is empty") as caught:

@@ -4,11 +4,12 @@
                                   value is no image (it is then text, as before)
     to_picture(value, max_side)   the same, but a value that is no image is a one-line InputError naming its type
 
-What counts as an image: a matplotlib Figure or Axes (`@{plt}` is the current figure), a PIL image, a numpy array
-of H×W uint8 or H×W×3/4 numbers (floats read as 0…1), an IPython `Image`, PNG/JPEG/GIF/WebP bytes, a `Path` to an
-image file, and a str that is an https URL ending in an image suffix, a `data:image/…` URL, or the path of an
-existing image file (any other str is text). Images larger than `max_side` on their longest side are made
-smaller first, keeping their proportions.
+What counts as an image: a matplotlib Figure or Axes (`@{plt}` is the current figure), the artists a plotting call
+returns (`plt.plot(...)`'s list of Line2D, a bar container: the figure they are drawn in, so `@{Out[N]}` works), a
+PIL image, a numpy array of H×W uint8 or H×W×3/4 numbers (floats read as 0…1), an IPython `Image`, PNG/JPEG/GIF/WebP
+bytes, a `Path` to an image file, and a str that is an https URL ending in an image suffix, a `data:image/…` URL, or
+the path of an existing image file (any other str is text). Images larger than `max_side` on their longest side are
+made smaller first, keeping their proportions.
 
 matplotlib, Pillow and numpy are imported only when the value is one of theirs; bytes and files that need no
 downscaling go out as they are, and numpy arrays are written as PNG with zlib. Downscaling a file or a PIL image
@@ -84,7 +85,7 @@ def picture_of(value: Any, max_side: int = MAX_SIDE) -> Picture | None:
     if max_side < 16:
         raise InputError(f"the largest image side must be 16 px or more, not {max_side}")
     module = type(value).__module__ or ""
-    if module.startswith("matplotlib") or _is_pyplot(value):
+    if module.startswith("matplotlib") or _is_pyplot(value) or _drawn_in(value) is not None:
         return _figure(value, max_side)
     if module.startswith("PIL.") and hasattr(value, "save") and hasattr(value, "size"):
         return _pil(value, max_side)
@@ -163,7 +164,7 @@ def _pil(image: Any, max_side: int) -> Picture:
 
 
 def _figure(value: Any, max_side: int) -> Picture:
-    figure = value.gcf() if _is_pyplot(value) else getattr(value, "figure", None) or value
+    figure = value.gcf() if _is_pyplot(value) else getattr(value, "figure", None) or _drawn_in(value) or value
     if not hasattr(figure, "savefig") or not hasattr(figure, "get_size_inches"):
         raise InputError(f"cannot send a value of type {_type_name(value)} as an image", hint=f"pass {KINDS}")
     if not figure.get_axes():
@@ -186,6 +187,19 @@ def _figure(value: Any, max_side: int) -> Picture:
         dpi *= (max_side - 0.5) / max(size)
     shrunk = original if size != original else None
     return Picture("image/png", data, size[0], size[1], original=shrunk)
+
+
+def _drawn_in(value: Any) -> Any | None:
+    """The one figure a list or tuple of matplotlib artists was drawn in (what plotting calls return), or None."""
+    if not isinstance(value, (list, tuple)) or not value:
+        return None
+    figures = set()
+    for artist in value:
+        figure = getattr(artist, "figure", None)
+        if not (type(artist).__module__ or "").startswith("matplotlib") or figure is None:
+            return None
+        figures.add(figure)
+    return figures.pop() if len(figures) == 1 else None
 
 
 def _image_shaped(array: Any) -> bool:
