@@ -20,9 +20,9 @@ from cells import run
 
 from puter_magic.config import Settings
 from puter_magic.core.sessions import Session
-from puter_magic.datatypes import ProviderStatus, UserInfo
+from puter_magic.datatypes import ModelInfo, ProviderStatus, UserInfo
 from puter_magic.testing import MICRO_CENTS_PER_USD, Fault
-from puter_magic.testing.memory import MemoryProvider
+from puter_magic.testing.memory import MEMORY, MemoryProvider
 from puter_magic.testing.openai_server import LocalOpenAI
 from puter_magic.widgets.login import HIDDEN
 from puter_magic.widgets.panel import CUSTOM, NOT_LISTED, Panel, panel
@@ -231,6 +231,28 @@ def test_a_typed_model_not_in_the_list_is_flagged_but_kept(memory_session, make_
     assert p._model.value == "my-own-model"
     p._model.value = ""
     assert memory_session.model is None and p._note.value == ""
+
+
+def test_the_picked_model_shows_what_it_reads_and_writes_when_the_server_says(
+    memory_provider, memory_session, make_panel
+):
+    memory_provider.model_list = [
+        ModelInfo("seer", MEMORY, input_modalities=("text", "image"), output_modalities=("text",)),
+        ModelInfo("painter", MEMORY, input_modalities=("text",), output_modalities=("image",)),
+        ModelInfo("silent", MEMORY),
+    ]
+    p = make_panel(memory_session)
+    assert p._reads.value == "", "no list fetched yet: nothing is known"
+    p.fetch().result(WAIT)
+    p._model.value = "seer"
+    assert text_of(p._reads) == "reads text, image · writes text"
+    assert 'title="what the server says seer reads and writes"' in p._reads.value
+    memory_session.set_model("painter")  # from a magic: the panel follows
+    assert text_of(p._reads) == "reads text · writes image"
+    p._model.value = "silent"
+    assert p._reads.value == "", "a server that says nothing gets no label"
+    p._model.value = "typed-by-hand"
+    assert p._reads.value == "" and NOT_LISTED in p._note.value
 
 
 # --- login ------------------------------------------------------------------------------------------

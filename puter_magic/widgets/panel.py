@@ -1,4 +1,5 @@
-"""The panel: provider, model combobox with a Fetch button, status badge, login, thread, temperature, Stop.
+"""The panel: provider, model combobox with a Fetch button (and what the model reads and writes, when its server
+says), status badge, login, thread, temperature, Stop.
 
     import puter_magic
     puter_magic.panel()              # or `%puter panel`; bound to puter_magic.session() unless given one
@@ -41,6 +42,7 @@ from .text import (
     count_text,
     error_badge,
     message_html,
+    modalities_html,
     provider_label,
     stop_message,
 )
@@ -80,6 +82,7 @@ class Panel(widgets.VBox):
         self._fetch = widgets.Button(description="Fetch", tooltip="Fetch the provider's models", layout=_width("auto"))
         self._count = widgets.HTML()
         self._note = widgets.HTML()
+        self._reads = widgets.HTML()  # what the picked model reads and writes, when its server says
         self._badge = widgets.HTML(CHECKING.html())
         self._refresh = widgets.Button(icon="refresh", tooltip="Check the connection again", layout=_width("auto"))
         self._login = LoginBox(self._session, self._jobs, self.say, layout=widgets.Layout(margin="0 0 0 7.5em"))
@@ -96,7 +99,7 @@ class Panel(widgets.VBox):
             children=[
                 widgets.HBox([self._provider, self._badge, self._refresh]),
                 self._url_row,
-                widgets.HBox([self._model, self._fetch, self._stop, self._count, self._note]),
+                widgets.HBox([self._model, self._fetch, self._stop, self._count, self._note, self._reads]),
                 self._login,
                 self._conversation,
                 self._message,
@@ -104,7 +107,7 @@ class Panel(widgets.VBox):
             **kwargs,
         )
         self.add_class("puter-panel")
-        for name in ("provider", "url", "use_url", "model", "fetch", "stop", "count", "note", "badge", "refresh"):
+        for name in "provider url use_url model fetch stop count note reads badge refresh".split():
             getattr(self, f"_{name}").add_class(f"puter-panel-{name.replace('_', '-')}")
         self._message.add_class("puter-panel-message")
 
@@ -283,8 +286,10 @@ class Panel(widgets.VBox):
             self._model.options = tuple(sorted(m.id for m in known)) if known is not None else ()
             self._model.value = model
         self._count.value = count_text(len(known)) if known is not None else ""
-        listed = known is None or not model or any(m.matches(model) for m in known)
+        info = next((m for m in known or () if model and m.matches(model)), None)
+        listed = known is None or not model or info is not None
         self._note.value = "" if listed else f'<span style="color:#b45309">{NOT_LISTED}</span>'
+        self._reads.value = modalities_html(info)
 
 
 def _width(width: str) -> widgets.Layout:

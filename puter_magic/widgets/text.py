@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-from ..datatypes import ProviderStatus
+from ..datatypes import ModelInfo, ProviderStatus
 
 LOW_CREDIT_USD = 0.05  # below this much credit left, the badge turns amber
 NOT_LOGGED_IN = "not logged in"  # the error PuterProvider.status() reports when there is no token
@@ -92,6 +92,23 @@ def count_text(count: int) -> str:
 def provider_label(name: str, base_url: str) -> str:
     """The provider selector's label: `Puter — https://api.puter.com`, `ollama — http://localhost:11434/v1`."""
     return f"{'Puter' if name == 'puter' else name} — {base_url}"
+
+
+def modalities_text(info: ModelInfo | None) -> str:
+    """What the model reads and writes, when its server says: "reads text, image · writes text"; "" otherwise."""
+    if info is None:
+        return ""
+    said = [(verb, kinds) for verb, kinds in (("reads", info.input_modalities), ("writes", info.output_modalities))]
+    return " · ".join(f"{verb} {', '.join(kinds) or 'nothing'}" for verb, kinds in said if kinds is not None)
+
+
+def modalities_html(info: ModelInfo | None) -> str:
+    """modalities_text() as the small grey label beside the model; "" when the server did not say."""
+    text = modalities_text(info)
+    if not text or info is None:
+        return ""
+    tip = html.escape(f"what the server says {info.id} reads and writes", quote=True)
+    return f'<span class="puter-modalities" title="{tip}" style="color:{COLOURS["idle"]}">{html.escape(text)}</span>'
 
 
 def thread_label(name: str, turns: int) -> str:
