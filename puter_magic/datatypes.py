@@ -232,9 +232,16 @@ class Answer:
     interrupted: bool = False
     reasoning: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
+    requested_model: str | None = None  # the model asked for, when known (a server may answer with another)
+    left_out: int = 0  # earlier turns of the thread not sent, to fit the model's window
 
     def __str__(self) -> str:
         return self.text
+
+    @property
+    def substituted(self) -> bool:
+        """True when the server answered with a model other than the one asked for."""
+        return answered_by_another(self.requested_model or "", self.model)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         return {"text/markdown": self.text, "text/plain": self.text}
@@ -253,4 +260,19 @@ class Answer:
             },
             "cost_usd": usage.cost_usd,
             "interrupted": self.interrupted,
+            **({"requested_model": self.requested_model} if self.substituted else {}),
+            **({"left_out_turns": self.left_out} if self.left_out else {}),
         }
+
+
+def answered_by_another(requested: str, answered: str | None) -> bool:
+    """True when the answer names a model other than the one asked for (llama-cpp-python and single-model
+    llama-server answer any name with the one model they have). A revision (`@main`) or tag (`:latest`) the
+    server appends, or a path prefix it strips, is the same model."""
+    if not answered or not requested:
+        return False
+
+    def bare(name: str) -> str:
+        return name.strip().lower().split("@")[0].removesuffix(":latest").rsplit("/", 1)[-1]
+
+    return bare(requested) != bare(answered)

@@ -30,9 +30,11 @@ def texts(messages: list[Message]) -> list[tuple[str, str]]:
 # --- estimates ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("text", "tokens"), [("", 0), ("a", 1), ("abcd", 1), ("abcde", 2), ("x" * 400, 100)])
-def test_estimate_tokens(text, tokens):
-    assert estimate_tokens(text) == tokens
+@pytest.mark.parametrize(
+    ("text", "tokens"), [("", 0), ("a", 1), ("abcdef", 1), ("abcdefg", 2), ("x" * 400, 67), ('{"a": 12}', 6)]
+)
+def test_trimming_counts_with_the_calibrated_estimate(text, tokens):
+    assert estimate_tokens(text) == tokens  # core/tokens.py's, not characters / 4
 
 
 def test_message_tokens_adds_the_overhead():
@@ -40,10 +42,15 @@ def test_message_tokens_adds_the_overhead():
     assert message_tokens(Message("user", [{"type": "text", "text": "abcd"}])) == 1 + 4
 
 
-@given(st.text())
-def test_estimate_is_a_ceiling_of_a_quarter(text):
-    tokens = estimate_tokens(text)
-    assert tokens * 4 >= len(text) > (tokens - 1) * 4 or (text == "" and tokens == 0)
+def test_a_server_count_replaces_the_estimate():
+    assert message_tokens(Message("user", "abcdefgh"), count=len) == 8 + 4
+    assert Turn("ab", "cde").tokens(count=len) == 2 + 3 + 2 * 4
+    conversations = Conversations()
+    for number in range(3):
+        conversations.record(turn("x" * 10, "y" * 10, key=str(number)))  # 28 tokens a turn by len, 12 estimated
+    budget = message_tokens(Message("user", "go"), count=len) + 2 * 28
+    assert len(conversations.messages("go", budget=budget, count=len)) == 5
+    assert len(conversations.messages("go", budget=budget)) == 7
 
 
 # --- threads -----------------------------------------------------------------------------------------
@@ -241,11 +248,12 @@ def test_interrupted_turns_are_included_with_their_partial_answer():
 
 def test_trimming_drops_the_oldest_whole_turns_first():
     conversations = Conversations()
-    conversations.set_system("s" * 40)  # 10 + 4
+    conversations.set_system("s" * 40)
     for number in range(5):
-        conversations.record(turn(f"q{number}" + "q" * 38, f"a{number}" + "a" * 38))  # each turn: 2 * (10 + 4)
-    prompt = "p" * 40  # 10 + 4
-    budget = 14 + 14 + 2 * 28  # system + prompt + two turns exactly
+        conversations.record(turn(f"q{number}" + "q" * 38, f"a{number}" + "a" * 38))
+    prompt = "p" * 40
+    each = conversations.thread().turns[0].tokens()
+    budget = message_tokens(Message("system", "s" * 40)) + message_tokens(Message("user", prompt)) + 2 * each
     messages = conversations.messages(prompt, budget=budget)
     assert [m.role for m in messages] == ["system", "user", "assistant", "user", "assistant", "user"]
     assert messages[1].text.startswith("q3") and messages[3].text.startswith("q4")
@@ -257,9 +265,10 @@ def test_trimming_drops_the_oldest_whole_turns_first():
 def test_reserve_leaves_room_for_the_answer():
     conversations = Conversations()
     for number in range(10):
-        conversations.record(turn("x" * 40, "y" * 40, key=str(number)))  # 28 tokens a turn
+        conversations.record(turn("x" * 40, "y" * 40, key=str(number)))
     prompt_cost = message_tokens(Message("user", "go"))
-    assert len(conversations.messages("go", budget=1000, reserve=1000 - prompt_cost - 3 * 28)) == 7
+    each = conversations.thread().turns[0].tokens()
+    assert len(conversations.messages("go", budget=1000, reserve=1000 - prompt_cost - 3 * each)) == 7
     assert len(conversations.messages("go", budget=1000, reserve=0)) == 21
 
 

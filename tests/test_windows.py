@@ -11,11 +11,10 @@ import re
 import httpx
 import pytest
 
-from puter_magic.datatypes import ChatRequest, Finished, Message, TextDelta
+from puter_magic.datatypes import ChatRequest, Finished, Message, TextDelta, answered_by_another
 from puter_magic.errors import ContextOverflow
 from puter_magic.providers import windows
 from puter_magic.providers.openai import OpenAIProvider
-from puter_magic.providers.openai_wire import answered_by_another
 from puter_magic.testing.openai_server import LocalOpenAI
 
 pytestmark = pytest.mark.anyio

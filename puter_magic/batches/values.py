@@ -233,8 +233,10 @@ def _pandas_of(source: Any) -> Any:
     return sys.modules["pandas"]
 
 
-def prompts_of(rows: Rows, template: str | None, around: Mapping[str, Any] | None = None) -> list[str | PuterError]:
-    """Each item's prompt, or the error that kept it from being one."""
+def prompts_of(
+    rows: Rows, template: str | None, around: Mapping[str, Any] | None = None, notes: list[str] | None = None
+) -> list[str | PuterError]:
+    """Each item's prompt, or the error that kept it from being one; `notes` gets a line per value cut to fit."""
     prompts: list[str | PuterError] = []
     for position in range(len(rows.values)):
         try:
@@ -242,7 +244,8 @@ def prompts_of(rows: Rows, template: str | None, around: Mapping[str, Any] | Non
                 prompts.append(rows.prompt(position))
             else:
                 namespace = rows.namespace(position)
-                prompts.append(interpolate(template, _layers(namespace, around) if around else namespace))
+                scope = _layers(namespace, around) if around else namespace
+                prompts.append(interpolate(template, scope, notes=notes))
         except PuterError as error:
             prompts.append(error)
     return prompts

@@ -19,7 +19,8 @@ from typing import Any
 from ..datatypes import Message
 from ..errors import ConfigurationError, InputError
 from . import conversation_io, conversation_json
-from .threads import MESSAGE_OVERHEAD, Thread, Turn, estimate_tokens, message_tokens
+from .threads import MESSAGE_OVERHEAD, Count, Thread, Turn, fit_turns, message_tokens
+from .tokens import estimate_tokens
 
 __all__ = ["MESSAGE_OVERHEAD", "Conversations", "Thread", "Turn", "estimate_tokens", "message_tokens"]
 
@@ -128,32 +129,36 @@ class Conversations:
         reserve: int = 0,
         new: bool = False,
         system: str | None = None,
+        count: Count = estimate_tokens,
     ) -> list[Message]:
         """The messages to send for `prompt`: system prompt, context turns as user/assistant pairs, the prompt.
 
-        The oldest whole turns are dropped until the estimate fits in `budget - reserve` tokens (`reserve` leaves
-        room for the answer). The system prompt and the new prompt are always kept, even when they alone do not fit.
-        One pass from the newest turn backwards: linear in the number of turns.
+        The oldest whole turns are dropped until `count` (the calibrated estimate by default) fits in
+        `budget - reserve` tokens (`reserve` leaves room for the answer); see `threads.fit_turns`. The system prompt
+        and the new prompt are always kept, even when they alone do not fit. Linear in the number of turns.
 
         `new` and `system` show the thread as it would be after `new()` and `set_system(system)` (when `system` is
         not None), without changing it: a request is built first, the thread changes only when its turn is kept.
         """
-        if budget <= 0:
-            raise ConfigurationError(f"the token budget must be positive, not {budget}")
-        if reserve < 0:
-            raise ConfigurationError(f"the reserved answer tokens must be 0 or more, not {reserve}")
+        head, turns, last = self.parts(prompt, thread, key=key, new=new, system=system)
+        return fit_turns(head, turns, last, budget=checked_budget(budget, reserve), reserve=reserve, count=count)[0]
+
+    def parts(
+        self,
+        prompt: str | list[dict[str, Any]],
+        thread: str | None = None,
+        *,
+        key: str | None = None,
+        new: bool = False,
+        system: str | None = None,
+    ) -> tuple[list[Message], list[Turn], Message]:
+        """What a request for `prompt` is made of, untrimmed: (system message or none, the context turns, prompt)."""
         found = self._find(thread)
         current = None if new or found is None else found.system
         system = current if system is None else (system if system.strip() else None)
         head = [Message("system", system)] if system else []
-        last = Message("user", prompt)
-        room = budget - reserve - sum(map(message_tokens, head)) - message_tokens(last)
         turns = [] if new else self.context(thread, key=key)
-        start = len(turns)
-        while start > 0 and turns[start - 1].tokens() <= room:
-            start -= 1
-            room -= turns[start].tokens()
-        return [*head, *(message for turn in turns[start:] for message in turn.messages()), last]
+        return head, turns, Message("user", prompt)
 
     # --- JSON, Markdown and files (conversation_io) -------------------------------------------------
 
@@ -192,6 +197,15 @@ class Conversations:
 
 
 # --- helpers ----------------------------------------------------------------------------------------
+
+
+def checked_budget(budget: int, reserve: int) -> int:
+    """`budget`, once it and `reserve` make sense (a ConfigurationError otherwise)."""
+    if budget <= 0:
+        raise ConfigurationError(f"the token budget must be positive, not {budget}")
+    if reserve < 0:
+        raise ConfigurationError(f"the reserved answer tokens must be 0 or more, not {reserve}")
+    return budget
 
 
 def _thread_name(name: str) -> str:

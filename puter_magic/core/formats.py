@@ -54,7 +54,7 @@ def money(usd: float) -> str:
 
 
 def footer(answer: Answer) -> str:
-    """One small line under an answer: model, tokens, cost, thread."""
+    """One small line under an answer: model, tokens, cost, thread, older turns left out."""
     parts = [answer.model]
     total = answer.usage.total_tokens
     if total is not None:
@@ -63,9 +63,18 @@ def footer(answer: Answer) -> str:
         parts.append(money(answer.usage.cost_usd))
     if answer.thread and answer.thread != "default":
         parts.append(f"thread {answer.thread}")
+    if answer.left_out:
+        parts.append(f"{answer.left_out} older turn{'s' if answer.left_out > 1 else ''} left out to fit the window")
     if answer.interrupted:
         parts.append("interrupted")
     return " · ".join(parts)
+
+
+def substitution_warning(answer: Answer) -> str | None:
+    """One line when the server answered with another model than the one asked for; None otherwise."""
+    if not answer.substituted:
+        return None
+    return f"{answer.requested_model} was not used: the server answered with {answer.model}"
 
 
 def bundle(answer: Answer, fmt: str, value: Any = None) -> dict[str, Any]:

@@ -12,6 +12,7 @@ leaves the loop — keeps what arrived, flagged as interrupted (nothing at all w
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
@@ -19,8 +20,9 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from ..datatypes import Answer, ChatRequest, Finished, ReasoningDelta, StreamEvent, TextDelta, ToolCall, Usage
-from ..errors import PuterError
+from ..errors import ContextOverflow, PuterError
 from ..providers.base import Provider
+from .fitting import Fitting
 from .loop import Bridged, LoopThread, Stop
 
 Part = TextDelta | ReasoningDelta | ToolCall  # what an answer is made of, in the order it arrived
@@ -32,7 +34,9 @@ class Reply(Bridged[StreamEvent, Any]):
     `streamed=False` asks the provider for the whole answer at once; it is read the same way. Iterating yields
     the text as it arrives; with `every_event=True` every event instead (deltas, tool calls, the last Finished),
     for a consumer that passes the whole answer on (the proxy). `record` is called with the Reply once it has
-    completed (or was interrupted after some text); `held=True` leaves that to `keep()`.
+    completed (or was interrupted after some text); `held=True` leaves that to `keep()`. With a `fitting` (what
+    Session.ask() made the messages of, core/fitting.py) the messages are fitted to the server's window before
+    sending, and a ContextOverflow before any answer is retried once, trimmed (`retried`, `left_out`).
     """
 
     def __init__(
@@ -47,6 +51,7 @@ class Reply(Bridged[StreamEvent, Any]):
         held: bool = False,
         tracking: Callable[[Stop], AbstractContextManager[Any]] | None = None,
         every_event: bool = False,
+        fitting: Fitting | None = None,
     ) -> None:
         self.request, self.loop, self.streamed, self.thread = request, loop, streamed, thread
         self.provider = provider.name  # who answers; `model` says which model did
@@ -58,6 +63,7 @@ class Reply(Bridged[StreamEvent, Any]):
         self._tracking = tracking
         self._pieces: list[Part] = []
         self._attempts: int | None = None
+        self.fitting = fitting
 
     # --- what it knows -------------------------------------------------------------------------------
 
@@ -95,6 +101,16 @@ class Reply(Bridged[StreamEvent, Any]):
         return (self.finished.model if self.finished is not None else None) or self.request.model
 
     @property
+    def left_out(self) -> int:
+        """How many of the thread's earlier turns the request left out to fit the model's window."""
+        return self.fitting.left_out if self.fitting is not None else 0
+
+    @property
+    def retried(self) -> bool:
+        """True when the server refused the request as too long and it was sent again, trimmed."""
+        return self.fitting is not None and self.fitting.retried
+
+    @property
     def finish_reason(self) -> str | None:
         return self.finished.finish_reason if self.finished is not None else None
 
@@ -109,7 +125,16 @@ class Reply(Bridged[StreamEvent, Any]):
         """The finished Reply as a value (what chat() returns); waits like text()."""
         text = self.text()
         return Answer(
-            text, self.model, self.provider, self.thread, self.usage, self.interrupted, self.reasoning, self.tool_calls
+            text,
+            self.model,
+            self.provider,
+            self.thread,
+            self.usage,
+            self.interrupted,
+            self.reasoning,
+            self.tool_calls,
+            requested_model=self.request.model,
+            left_out=self.left_out,
         )
 
     def keep(self) -> None:
@@ -122,7 +147,28 @@ class Reply(Bridged[StreamEvent, Any]):
     # --- reading it: the producer, what a consumer sees, and the policy (core/loop.py's Bridged) ----------
 
     def _source(self) -> AsyncIterable[StreamEvent]:
+        return self._sent() if self.fitting is None else self._fitted(self.fitting)
+
+    def _sent(self) -> AsyncIterable[StreamEvent]:
         return self._provider.stream(self.request) if self.streamed else self._completed()
+
+    async def _fitted(self, fitting: Fitting) -> AsyncIterator[StreamEvent]:
+        """The answer to the request fitted to the server's window; one retry, trimmed, after an overflow."""
+        messages = await fitting.refit()
+        if messages is not None:
+            self.request = dataclasses.replace(self.request, messages=tuple(messages))
+        answered = False
+        try:
+            async for event in self._sent():
+                answered = True
+                yield event
+            return
+        except ContextOverflow as error:
+            if answered or fitting.retried or (messages := await fitting.after_overflow(error)) is None:
+                raise
+        self.request = dataclasses.replace(self.request, messages=tuple(messages))
+        async for event in self._sent():
+            yield event
 
     async def _completed(self) -> AsyncIterator[StreamEvent]:
         """The whole answer at once (provider.complete()), as the events a stream of it would have been."""
@@ -142,6 +188,8 @@ class Reply(Bridged[StreamEvent, Any]):
             return event if self._every_event else event.text
         if isinstance(event, Finished):
             self.finished = event
+            if self.fitting is not None:
+                self.fitting.answered(event.usage.input_tokens)
         else:
             self._pieces.append(event)
         return event if self._every_event else None

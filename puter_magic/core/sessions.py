@@ -27,15 +27,16 @@ from ..providers.base import Provider
 from ..providers.registry import PUTER, ProviderRegistry
 from ..redact import configure_logging, logger
 from .autosave import Autosave
-from .conversation import Conversations, Turn
+from .conversation import Conversations, Turn, message_tokens
 from .first_session import session_made
+from .fitting import DEFAULT_WINDOW, Windows
 from .image_codec import image_parts
 from .loop import LoopThread, default_loop
 from .media_models import refuse_blind_model
 from .reply import Answering, Reply
 from .structured import StructuredReply, Wanted, honours_schemas, instructed
 
-DEFAULT_BUDGET = 8192
+DEFAULT_BUDGET = DEFAULT_WINDOW
 
 
 class Session:
@@ -60,6 +61,8 @@ class Session:
         self._model_of: dict[str, str | None] = {}
         self.temperature: float | None = None
         self.max_tokens: int | None = None
+        self.context_tokens: int | None = None  # the window to trim threads to, whatever the server says
+        self.windows = Windows()  # the windows requests are trimmed to, and those overflows showed
         self.conversations = Conversations()
         self._autosaver: Autosave | None = None
         self._models: dict[str, list[ModelInfo]] = {}
@@ -168,6 +171,7 @@ class Session:
         stop_sequences: tuple[str, ...] | None = None,
         extra: dict[str, Any] | None = None,
         provider: str | None = None,
+        context: int | None = None,
         schema: Any = None,
     ) -> Reply:
         """The Reply to `prompt`, built from the thread's history; nothing is sent until it is read.
@@ -178,6 +182,8 @@ class Session:
         the thread only along with that turn, so a failure (a PuterError) leaves it byte for byte as it was.
         `stream=False` asks for the whole answer at once. `held=True` is for a caller that owns many replies (a
         batch): it records each with `reply.keep()`, and its own Stop ends them (stop() does not see them).
+        `context` is the window to trim to, in tokens, whatever the server says (core/fitting.py says which
+        window is used otherwise, and how a server's "too long" is retried once, trimmed).
         `schema` (a dataclass, TypedDict, pydantic model, `list[…]` of one, or a JSON-schema dict) asks for JSON that
         fits it: a StructuredReply (core/structured.py), checked, asked again once, its `value` of that type.
         """
@@ -195,14 +201,20 @@ class Session:
             earlier = self.conversations.context(name, key=key) if history and not new else []
             if images or any(image_parts(turn.prompt) for turn in earlier):
                 refuse_blind_model(chosen, info, self.known_models(provider_name))
-            budget = info.context if info and info.context else DEFAULT_BUDGET
             source = self.conversations if history else Conversations()
             wanted = Wanted.of(schema) if schema is not None else None
             instruct = wanted is not None and not honours_schemas(self.registry.get(provider_name))
             sent = instructed(prompt, wanted) if wanted is not None and instruct else prompt
-            messages = source.messages(
-                sent, name, key=key, budget=budget, reserve=max_tokens or 0, new=new, system=system
+            head, turns, last = source.parts(sent, name, key=key, new=new, system=system)
+            fitting = self.windows.fitting(
+                self.registry.get(provider_name),
+                chosen,
+                info,
+                (head, turns, last),
+                override=context if context is not None else self.context_tokens,
+                reserve=max_tokens if max_tokens is not None else self.max_tokens,
             )
+            messages = fitting.messages()
         request = ChatRequest(
             tuple(messages),
             chosen,
@@ -225,8 +237,23 @@ class Session:
             record=record,
             held=held,
             tracking=None if held else self.answering.tracking,
+            fitting=fitting,
             **structured,
         )
+
+    def window(self, model: str | None = None, provider: str | None = None) -> tuple[int, str]:
+        """(tokens, where that came from) of the window a request to `model` is trimmed to, without asking the
+        server; the source is "override", "learned", "server" or "default" (core/fitting.py)."""
+        name = self.registry.resolve(provider) if provider else self.provider_name
+        chosen = model or (self.model if name == self.provider_name else self._model_of.get(name)) or ""
+        info = self.model_info(chosen, name) if chosen else None
+        return self.windows.choose(self.registry.get(name), chosen, info, self.context_tokens)
+
+    def thread_tokens(self, thread: str | None = None) -> int:
+        """The estimated tokens the thread's system prompt and turns cost in a request."""
+        with self._lock:
+            head, turns, _ = self.conversations.parts("", thread)
+            return sum(map(message_tokens, head)) + sum(turn.tokens() for turn in turns)
 
     def chat(self, prompt: str, **options: Any) -> Any:
         """Ask and wait for the whole answer; returns an Answer (text, model, provider, thread, usage).

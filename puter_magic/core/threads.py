@@ -1,42 +1,42 @@
-"""A thread's parts: Turn (one prompt and its answer) and Thread (a system prompt and the turns so far), with the
-token estimate that trims a thread to a budget.
+"""A thread's parts: Turn (one prompt and its answer) and Thread (a system prompt and the turns so far), with what
+each costs in tokens, which trims a thread to a budget: `core/tokens.py`'s calibrated estimate, or any other count of
+a text (a server's tokenizer) passed as `count`.
 
-Pure: standard library, `puter_magic.datatypes` and `core/image_codec.py` only.
+Pure: standard library, `puter_magic.datatypes`, `core/image_codec.py` and `core/tokens.py` only.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..datatypes import Message, Usage, content_text
 from .image_codec import IMAGE_TOKENS, image_parts
+from .tokens import estimate_tokens
 
 MESSAGE_OVERHEAD = 4  # tokens a chat message costs beyond its text (role, separators)
 
-
-def estimate_tokens(text: str) -> int:
-    """About four characters per token, rounded up: ceil(len / 4), so non-empty text costs at least 1."""
-    return (len(text) + 3) // 4
+Count = Callable[[str], int]  # the tokens a text costs: estimate_tokens, or a server's own count
 
 
-def message_tokens(message: Message) -> int:
-    """The estimated cost of one message: its text, its images and a fixed per-message overhead."""
-    return content_tokens(message.content) + MESSAGE_OVERHEAD
+def message_tokens(message: Message, count: Count = estimate_tokens) -> int:
+    """The cost of one message: its text, its images and a fixed per-message overhead."""
+    return content_tokens(message.content, count) + MESSAGE_OVERHEAD
 
 
-def content_tokens(content: Any) -> int:
-    """Text or a list of parts: the text's estimate plus IMAGE_TOKENS per image."""
+def content_tokens(content: Any, count: Count = estimate_tokens) -> int:
+    """Text or a list of parts: the text's count plus IMAGE_TOKENS per image."""
     if isinstance(content, str):
-        return estimate_tokens(content)
-    return estimate_tokens(content_text(content)) + IMAGE_TOKENS * len(image_parts(content))
+        return count(content)
+    return count(content_text(content)) + IMAGE_TOKENS * len(image_parts(content))
 
 
-def step_tokens(message: Message) -> int:
+def step_tokens(message: Message, count: Count = estimate_tokens) -> int:
     """A message of a tool exchange: its text and the calls it makes (names and arguments)."""
-    calls = sum(estimate_tokens(call.name) + estimate_tokens(call.arguments_json) for call in message.tool_calls)
-    return message_tokens(message) + calls
+    calls = sum(count(call.name) + count(call.arguments_json) for call in message.tool_calls)
+    return message_tokens(message, count) + calls
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,10 @@ class Turn:
             return self.answer
         return "(stopped before answering)" if self.interrupted else "(no answer: the step limit was reached)"
 
-    def tokens(self) -> int:
-        """The estimated cost of this turn in a request: the prompt, the answer and the tool exchange between them."""
-        cost = content_tokens(self.prompt) + estimate_tokens(self.final_text) + 2 * MESSAGE_OVERHEAD
-        return cost + sum(step_tokens(step) for step in self.steps)
+    def tokens(self, count: Count = estimate_tokens) -> int:
+        """The cost of this turn in a request: the prompt, the answer and the tool exchange between them."""
+        cost = content_tokens(self.prompt, count) + count(self.final_text) + 2 * MESSAGE_OVERHEAD
+        return cost + sum(step_tokens(step, count) for step in self.steps)
 
     @property
     def prompt_text(self) -> str:
@@ -94,3 +94,25 @@ class Thread:
             if self.turns[position].key == key:
                 return position
         return None
+
+
+def fit_turns(
+    head: list[Message],
+    turns: list[Turn],
+    last: Message,
+    *,
+    budget: int,
+    reserve: int = 0,
+    count: Count = estimate_tokens,
+) -> tuple[list[Message], int]:
+    """`head`, the newest of `turns` that fit and `last`, with how many older turns were left out.
+
+    The oldest whole turns go until the count fits in `budget - reserve` tokens; `head` (the system prompt) and
+    `last` (the new prompt) stay even when they alone do not fit. One pass from the newest turn backwards.
+    """
+    room = budget - reserve - sum(message_tokens(m, count) for m in head) - message_tokens(last, count)
+    start = len(turns)
+    while start > 0 and (cost := turns[start - 1].tokens(count)) <= room:
+        start -= 1
+        room -= cost
+    return [*head, *(message for turn in turns[start:] for message in turn.messages()), last], start

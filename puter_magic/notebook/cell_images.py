@@ -5,6 +5,7 @@ image parts where they stand, `--image PATH` attaches files after the text; each
 
 from __future__ import annotations
 
+from collections import ChainMap
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,12 @@ from ..core.images import Picture, picture_from_file, picture_of
 from ..core.interpolate import interpolate_parts
 
 
-def cell_prompt(magics: Any, args: Any, cell: str, pictures: list[Picture]) -> str | list[dict[str, Any]]:
-    """The prompt to send for `cell`: text, or text and image parts; `pictures` receives what was sent."""
+def cell_prompt(
+    magics: Any, args: Any, cell: str, pictures: list[Picture], notes: list[str] | None = None
+) -> str | list[dict[str, Any]]:
+    """The prompt to send for `cell`: text, or text and image parts; `pictures` receives what was sent, `notes`
+    a line for each value that was cut to fit. `@{Err}` is the last exception (notebook/explain.py) unless the
+    notebook has an `Err` of its own."""
     max_side = magics.image_max_side
 
     def image(value: Any) -> dict[str, Any] | None:
@@ -23,7 +28,12 @@ def cell_prompt(magics: Any, args: Any, cell: str, pictures: list[Picture]) -> s
         pictures.append(picture)
         return picture.part()
 
-    prompt: str | list[dict[str, Any]] = cell if args.raw else interpolate_parts(cell, magics.namespace(), image)
+    namespace = magics.namespace()
+    if "@{Err" in cell and "Err" not in namespace:
+        from .explain import report_for
+
+        namespace = ChainMap({"Err": report_for(magics, None)}, namespace)
+    prompt = cell if args.raw else interpolate_parts(cell, namespace, image, notes=notes)
     attached = [picture_from_file(Path(path), max_side) for path in args.image or ()]
     pictures.extend(attached)
     if isinstance(prompt, str) and not attached:

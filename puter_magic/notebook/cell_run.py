@@ -8,12 +8,13 @@ interrupt) is one line; a Stop is an ordinary end with the part that arrived.
 
 from __future__ import annotations
 
+import sys
 from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 from IPython.display import display
 
-from ..core.formats import bundle, value_of
+from ..core.formats import bundle, substitution_warning, value_of
 from ..core.images import Picture
 from ..core.loop import Bridged
 from ..core.reply import Reply
@@ -48,7 +49,8 @@ class CellRun:
             self.pending: Bridged[Any, Any] = start(plan)
             return
         self.pictures: list[Picture] = []
-        prompt = cell_prompt(magics, args, cell, self.pictures)
+        self.notes: list[str] = []  # what was cut to fit: shown under the cell, not part of the answer
+        prompt = cell_prompt(magics, args, cell, self.pictures, self.notes)
         ask: Any = magics.session.ask
         if args.tools:  # the model may call notebook functions: notebook/tool_cell.py
             from .tool_cell import ToolAnswerView, tool_asker
@@ -67,7 +69,9 @@ class CellRun:
             max_tokens=args.max_tokens,
             provider=args.provider,
             **self.structured(),
+            context=args.context,
         )
+        show_notes(self.notes, magics.shell)
         self.view = (ToolAnswerView if args.tools else AnswerView)(
             interval=magics.update_interval,
             terminal=in_terminal(magics.shell),
@@ -136,6 +140,7 @@ class CellRun:
             hint = spell(error.hint)
             raise UsageError(f"{error.message} — it is shown above and kept in the history; {hint}") from None
         view.finish(bundle(answer, self.fmt, jsonable(value) if structured else value), provenance)
+        show_notes([line for line in (substitution_warning(answer),) if line], self.magics.shell)
         if args.out:
             self.magics.namespace()[args.out] = value
         if args.insert and self.magics.shell is not None:
@@ -155,3 +160,14 @@ class CellRun:
             display(result)
         if result.interrupted:
             raise UsageError(interrupted_message(result, args.out))
+
+
+def show_notes(notes: list[str], shell: Any) -> None:
+    """One line each, under the cell (stderr in a terminal), outside the answer's output."""
+    if not notes:
+        return
+    if in_terminal(shell):
+        print("\n".join(f"note: {note}" for note in notes), file=sys.stderr)
+        return
+    text = "\n".join(f"note: {note}" for note in notes)
+    display({"text/plain": text}, raw=True, metadata={"puter_magic": {"notes": notes}})

@@ -49,7 +49,27 @@ def cmd_status(magics: Any, rest: str) -> Report:
     line = status_line(session.status(), login="%puter login")
     model = f"`{session.model}`" if session.model else "none yet — choose one with `%puter model NAME`"
     thread = f"thread `{session.conversations.active}`"
-    return Report(f"{line}\n\nModel: {model} · {thread}", plain(f"{line}\nModel: {model} · {thread}"))
+    window = window_line(session)
+    return Report(
+        f"{line}\n\nModel: {model} · {thread}\n\n{window}", plain(f"{line}\nModel: {model} · {thread}\n{window}")
+    )
+
+
+WINDOW_SOURCES = {
+    "override": "set with `%config PuterMagics.context_tokens`",
+    "learned": "learned from the server's refusal of a longer request",
+    "server": "as the server says",
+    "default": "the default: the server did not say",
+}
+
+
+def window_line(session: Any) -> str:
+    """ "Window: 512 tokens (as the server says) · the thread uses about 340 (66%)"."""
+    tokens, source = session.window()
+    used = session.thread_tokens()
+    return (
+        f"Window: {tokens:,} tokens ({WINDOW_SOURCES[source]}) · the thread uses about {used:,} ({used / tokens:.0%})"
+    )
 
 
 @command("login", "log in (username + password, a 2FA code if asked); --token to paste a token")
@@ -226,12 +246,41 @@ def cmd_usage(magics: Any, rest: str) -> Report:
     return say(credit_line(magics.session.usage()))
 
 
-@command("config", "the effective settings (secrets masked)")
+@command("config", "the effective settings (secrets masked); %puter config context_tokens N|auto sets the window")
 def cmd_config(magics: Any, rest: str) -> Report:
+    words = rest.split()
+    if words:
+        return set_context_tokens(magics, words)
     rows = [[name, shown, source] for name, shown, source in magics.session.settings.describe()]
-    for trait in ("default_model", "default_format", "temperature", "max_tokens", "update_interval", "autosave"):
+    traits = ("default_model", "default_format", "temperature", "max_tokens", "context_tokens", "update_interval")
+    for trait in (*traits, "autosave"):
         rows.append([f"PuterMagics.{trait}", str(getattr(magics, trait)), "%config"])
     return table(["setting", "value", "from"], rows)
+
+
+def set_context_tokens(magics: Any, words: list[str]) -> Report:
+    """`%puter config context_tokens N` (or `auto`: the server's window again)."""
+    if len(words) != 2 or words[0] not in ("context_tokens", "context"):
+        raise InputError("`%puter config` sets only context_tokens", hint="`%puter config context_tokens 4096` or auto")
+    value = words[1]
+    if value != "auto" and not (value.isdigit() and int(value) > 0):
+        raise InputError(f"{value!r} is not a number of tokens", hint="`%puter config context_tokens 4096` or auto")
+    magics.context_tokens = None if value == "auto" else int(value)
+    return say(window_line(magics.session))
+
+
+@command("explain", "explain the last exception, or cell N's: %puter explain [N] (also @{Err} in a prompt)")
+def cmd_explain(magics: Any, rest: str) -> Any:
+    from .explain import EXPLAIN, prompt_for
+
+    return magics.ask("--raw", prompt_for(magics, rest, EXPLAIN))
+
+
+@command("fix", "propose the failing cell corrected, as a new cell below: %puter fix [N]")
+def cmd_fix(magics: Any, rest: str) -> Any:
+    from .explain import FIX, prompt_for
+
+    return magics.ask("--raw -f code --insert", prompt_for(magics, rest, FIX))
 
 
 @command("tools", "the functions registered with @puter_magic.tool, for %%puter --tools")

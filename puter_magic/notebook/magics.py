@@ -31,6 +31,8 @@ from ..core.formats import FORMATS
 from ..errors import InputError, PuterError
 from .awaiting import CellAwaiter
 
+KEPT_FAILURES = 20  # cells whose exceptions are kept for `%puter explain N` (each keeps its frames alive)
+
 if TYPE_CHECKING:
     from ..core.sessions import Session
     from ..reports import Report
@@ -53,6 +55,7 @@ def friendly() -> Iterator[None]:
 @argument("-s", "--system", help="system prompt: sets the thread's (or, with --no-history, this cell's)")
 @argument("--temperature", type=float, help="sampling temperature")
 @argument("--max-tokens", type=int, help="upper bound on the answer's tokens")
+@argument("--context", type=int, metavar="N", help="the model's window in tokens, whatever the server says")
 @argument("--no-stream", action="store_true", help="wait for the whole answer instead of streaming it")
 @argument("--new", action="store_true", help="start the thread over before asking")
 @argument("--no-history", action="store_true", help="a one-off question: no context, nothing kept")
@@ -109,6 +112,9 @@ class PuterMagics(Magics):
     default_format = Enum(FORMATS, "markdown", help="how answers are shown by default").tag(config=True)
     temperature = Float(None, allow_none=True, help="default sampling temperature").tag(config=True)
     max_tokens = Integer(None, allow_none=True, help="default upper bound on an answer's tokens").tag(config=True)
+    context_tokens = Integer(
+        None, allow_none=True, help="the window threads are trimmed to, in tokens (None: what the server says)"
+    ).tag(config=True)
     max_steps = Integer(8, help="with --tools: the most requests one cell makes before it stops").tag(config=True)
     update_interval = Float(0.08, help="seconds between screen updates while an answer streams").tag(config=True)
     autosave = Unicode(None, allow_none=True, help="JSON file the conversations are saved to after each answer").tag(
@@ -125,6 +131,7 @@ class PuterMagics(Magics):
         # Set before the traitlets machinery loads config, which fires the observers below.
         self._session = session_  # None: the shared session, configured when it is made (see `session`)
         self.cell_id: str | None = None
+        self.failures: dict[int, tuple[BaseException, str]] = {}  # execution count → (exception, cell source)
         self.awaiter = CellAwaiter(shell) if shell is not None else None
         self._loading = True  # the shell's config is being applied (see _start_autosave)
         super().__init__(shell=shell, **kwargs)
@@ -157,8 +164,9 @@ class PuterMagics(Magics):
             self._session.set_model(self.default_model)
         self._session.temperature = self.temperature
         self._session.max_tokens = self.max_tokens
+        self._session.context_tokens = self.context_tokens
 
-    @observe("default_model", "temperature", "max_tokens", "stoppable")
+    @observe("default_model", "temperature", "max_tokens", "context_tokens", "stoppable")
     def _on_config_change(self, change: dict[str, Any]) -> None:
         if change["name"] == "default_model" and self._session is not None:
             self._session.set_model(change["new"])
@@ -188,6 +196,15 @@ class PuterMagics(Magics):
     def on_pre_run_cell(self, info: Any) -> None:
         """The cell id keys the cell's turn, so re-running a cell replaces its turn."""
         self.cell_id = getattr(info, "cell_id", None)
+
+    def on_post_run_cell(self, result: Any) -> None:
+        """A cell's exception is remembered (the newest KEPT_FAILURES) for `@{Err}` and `%puter explain N`."""
+        error = getattr(result, "error_in_exec", None)
+        if error is None or isinstance(error, (UsageError, KeyboardInterrupt)) or result.execution_count is None:
+            return
+        self.failures[result.execution_count] = (error, getattr(result.info, "raw_cell", "") or "")
+        while len(self.failures) > KEPT_FAILURES:
+            del self.failures[min(self.failures)]
 
     @no_var_expand
     @line_cell_magic
@@ -286,6 +303,7 @@ def load(shell: Any) -> PuterMagics:
     magics = PuterMagics(shell)
     shell.register_magics(magics)
     shell.events.register("pre_run_cell", magics.on_pre_run_cell)
+    shell.events.register("post_run_cell", magics.on_post_run_cell)
     if magics.awaiter is not None:
         magics.awaiter.install()
     return magics
@@ -301,6 +319,7 @@ def unload(shell: Any) -> None:
             shell.configurables.remove(configurable)
             with contextlib.suppress(ValueError):
                 shell.events.unregister("pre_run_cell", configurable.on_pre_run_cell)
+                shell.events.unregister("post_run_cell", configurable.on_post_run_cell)
             if configurable.awaiter is not None:
                 configurable.awaiter.uninstall()
             first_session.forget(configurable._adopt)

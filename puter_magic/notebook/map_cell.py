@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,10 +41,16 @@ def map_plan(
         max_tokens=args.max_tokens,
         history=False,
     )
+    notes: list[str] = []
+    prompts = prompts_of(source, template, namespace, notes)
+    if notes:  # one line per kind of cut, however many items it happened to
+        unique = list(dict.fromkeys(notes))
+        shown = unique[:3] + ([f"… and {len(unique) - 3} more"] if len(unique) > 3 else [])
+        print("\n".join(f"note: {note}" for note in shown), file=sys.stderr)
     plan = Plan(
         session,
         source.labels,
-        prompts_of(source, template, namespace),
+        prompts,
         options,
         choose(True, terminal=terminal),
         args.concurrency or DEFAULT_CONCURRENCY,

@@ -37,7 +37,7 @@ from ..wire.transport import Policy, decoded, make_client
 from . import openai_wire as wire
 from . import windows
 from .openai_wire import normalize_base_url
-from .server_errors import context_overflow, without_internals
+from .server_errors import context_overflow, overflow_error, without_internals
 
 TOKEN_CACHE = 512  # texts whose /tokenize count is remembered (most recent first)
 
@@ -139,6 +139,10 @@ class OpenAIProvider:
                     window = windows.from_models_list(await self._probe("GET", "/api/v0/models"), model)
             self._windows[model] = window
         return self._windows[model]
+
+    def known_window(self, model: str) -> int | None:
+        """The window context_window() found for `model`, if it was asked already (no request)."""
+        return self._windows.get(model)
 
     async def count_tokens(self, text: str) -> int | None:
         """`text` in the server's own tokens (llama.cpp's /tokenize), remembered; None when the server cannot say."""
@@ -250,5 +254,5 @@ class OpenAIProvider:
         message = without_internals(message)
         overflow = context_overflow(message, code, chunk)
         if overflow is not None and not partial:
-            return wire.overflow_error(message, overflow, code=code, body=chunk)
+            return overflow_error(message, overflow, code=code, body=chunk)
         return StreamFailed(message, partial=partial)

@@ -20,7 +20,6 @@ from ..errors import (
     AuthenticationError,
     BadRequest,
     ConfigurationError,
-    ContextOverflow,
     InsufficientFunds,
     ModelNotFound,
     NotFound,
@@ -28,7 +27,7 @@ from ..errors import (
 )
 from ..wire.statuses import ErrorBody, status_error
 from . import windows
-from .server_errors import Overflow, context_overflow, unreadable_error, unreadable_input, without_internals
+from .server_errors import context_overflow, overflow_error, unreadable_error, unreadable_input, without_internals
 
 LOCAL_MODEL_PORT = 4102  # `puter-magic local-model`: SmolLM2-135M on llama-server (local_model.py)
 
@@ -159,15 +158,6 @@ def refine(error: APIError, *, server: str | None = None) -> APIError:
     return error
 
 
-def overflow_error(message: str, overflow: Overflow, **fields: Any) -> ContextOverflow:
-    """The ContextOverflow for a recognised overflow; the hint names the window when the server said it."""
-    error = ContextOverflow(message, window=overflow.window, requested=overflow.requested, **fields)
-    if overflow.window:
-        window = f"{overflow.window:,}"
-        error.hint = f"the model's window is {window} tokens: shorten the prompt or the thread (`{{puter}} clear`)"
-    return error
-
-
 def parse_usage(raw: Any, *, estimated: bool = False) -> Usage:
     if not isinstance(raw, Mapping):
         return Usage()
@@ -259,19 +249,6 @@ def parse_models(data: Any, provider: str) -> list[ModelInfo]:
                 )
             )
     return models
-
-
-def answered_by_another(requested: str, answered: str | None) -> bool:
-    """True when the answer names a model other than the one asked for (llama-cpp-python and single-model
-    llama-server answer any name with the one model they have). A revision (`@main`) or tag (`:latest`) the
-    server appends, or a path prefix it strips, is the same model."""
-    if not answered or not requested:
-        return False
-
-    def bare(name: str) -> str:
-        return name.strip().lower().split("@")[0].removesuffix(":latest").rsplit("/", 1)[-1]
-
-    return bare(requested) != bare(answered)
 
 
 def modalities(item: Mapping[str, Any]) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:

@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager, aclosing
 import httpx
 
 from ..datatypes import ChatRequest, Finished, ReasoningDelta, StreamEvent, TextDelta, Usage
-from ..errors import StreamFailed, StreamTruncated
+from ..errors import StreamTruncated
 from ..wire.decoders import NDJSONDecoder
 from ..wire.sending import attempts_of
 from ..wire.transport import Policy, decoded
@@ -44,8 +44,7 @@ async def events(
                         yield Finished(wire.parse_usage(obj.get("usage")), "stop", request.model, attempts)
                         return
                     elif kind == "error":
-                        message = str(obj.get("message") or "the model failed while answering")
-                        raise StreamFailed(message, partial="".join(texts))
+                        raise wire.stream_error(obj, "".join(texts))
                     elif kind == "reasoning":
                         yield ReasoningDelta(str(obj.get("reasoning") or ""))
                     elif kind == "tool_use":

@@ -24,11 +24,13 @@ from ..errors import (
     RateLimited,
     ReauthRequired,
     ServerError,
+    StreamFailed,
     TokenRejected,
     VerificationRequired,
 )
 from ..wire.statuses import ErrorBody, status_error
 from .puter_account import unconfirmed_email
+from .server_errors import context_overflow, overflow_error, without_internals
 
 INTERFACE = "puter-chat-completion"
 DRIVER = "ai-chat"
@@ -171,8 +173,13 @@ def error_fields(body: Mapping[str, Any] | str) -> tuple[str, str | None, int | 
 
 
 def refine(error: APIError) -> APIError:
-    """Puter signals some errors only in the message: an unknown model, an unknown driver."""
+    """Puter signals some errors only in the message: an unknown model, an unknown driver, and a prompt longer
+    than the model's window, in the words of the model's maker that Puter relays (server_errors.py)."""
     message = error.message
+    overflow = context_overflow(message, error.code, error.body)
+    if overflow is not None and isinstance(error, (BadRequest, ServerError)):
+        fields = {"status_code": error.status_code, "code": error.code, "body": error.body}
+        return overflow_error(without_internals(message), overflow, **fields)
     if isinstance(error, BadRequest) and (
         message.startswith("Model not found") or (error.code == "field_invalid" and '"model"' in message)
     ):
@@ -255,3 +262,13 @@ def _tool_call(call: Mapping[str, Any]) -> ToolCall:
     if isinstance(arguments, Mapping):
         return ToolCall(call_id, name, arguments)
     return ToolCall.from_text(call_id, name, arguments if isinstance(arguments, str) else "")
+
+
+def stream_error(line: Mapping[str, Any], partial: str) -> APIError | StreamFailed:
+    """A stream's `{"type": "error"}` line: a ContextOverflow before any text, else StreamFailed; no internals."""
+    message = without_internals(str(line.get("message") or "the model failed while answering"))
+    code = line.get("code")
+    overflow = context_overflow(message, code if isinstance(code, str) else None, line)
+    if overflow is not None and not partial:
+        return overflow_error(message, overflow, code=code if isinstance(code, str) else None, body=dict(line))
+    return StreamFailed(message, partial=partial)

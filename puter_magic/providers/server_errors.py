@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import BadRequest
+from ..errors import BadRequest, ContextOverflow
 
 OVERFLOW_CODES = frozenset({"context_length_exceeded", "exceed_context_size_error", "string_above_max_length"})
 
@@ -80,6 +80,15 @@ def context_overflow(message: str, code: str | None = None, body: Any = None) ->
     if OVERFLOW_CODES & {k for k in kinds if isinstance(k, str)} or _UNSIZED.search(message):
         return Overflow(window, requested)
     return None
+
+
+def overflow_error(message: str, overflow: Overflow, **fields: Any) -> ContextOverflow:
+    """The ContextOverflow for a recognised overflow; the hint names the window when the server said it."""
+    error = ContextOverflow(message, window=overflow.window, requested=overflow.requested, **fields)
+    if overflow.window:
+        window = f"{overflow.window:,}"
+        error.hint = f"the model's window is {window} tokens: shorten the prompt or the thread (`{{puter}} clear`)"
+    return error
 
 
 _UNREADABLE = re.compile(r"\b(?P<kind>image|audio) input is not supported", re.IGNORECASE)
