@@ -97,7 +97,9 @@ def test_invalid_json_arguments_streamed_fail_in_one_line_and_keep_nothing(puter
 
 
 def test_a_model_that_never_stops_calling_ends_at_max_steps(puter, puter_server, capsys):
-    puter_server.state.script.enqueue({"tool_calls": [{"name": "get_weather", "arguments": {"city": "X"}}], "repeat": True})
+    puter_server.state.script.enqueue(
+        {"tool_calls": [{"name": "get_weather", "arguments": {"city": "X"}}], "repeat": True}
+    )
     loop = ask_with_tools(puter, "Loop?", [get_weather], approve="all", model="tools-scripted", max_steps=4)
     loop.wait()
     assert loop.limit_reached and len(puter_bodies(puter_server)) == 4 and len(ran) == 3

@@ -71,12 +71,16 @@ class ToolAnswerView(AnswerView):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.log: list[str] = []
+        self._named: set[str] = set()
 
     def show(self, what: ToolActivity | str) -> None:
+        if isinstance(what, ToolActivity) and what.result is not None and what.call.id not in self._named:
+            self.show(ToolActivity(what.call))  # a call that never ran (denied, unknown, stopped) is named too
         if isinstance(what, str):
             line = f"({what})"
         elif what.result is None:
             line = what.line()
+            self._named.add(what.call.id)
         else:
             line = what.line().strip()
         self.log.append(line)
