@@ -68,7 +68,7 @@ def test_prose_then_json_fills_the_variable_with_typed_objects(shell, puter_magi
     assert dataclasses.is_dataclass(ada) and type(ada) is shell.user_ns["Person"]
     assert (ada.name, ada.age) == ("Ada Lovelace", 36)
     assert '"age": 36' in capsys.readouterr().out  # shown as JSON
-    first, second = chat_calls(puter_server)
+    first, _ = chat_calls(puter_server)
     assert first["text"]["format"]["name"] == "Person" and first["outputFormat"] == first["text"]["format"]
     assert first["messages"][-1]["content"].startswith("Who is Ada?\n\nAnswer with JSON only")
     (turn,) = puter_magics.session.conversations.thread().turns

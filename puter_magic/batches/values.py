@@ -10,6 +10,7 @@ What comes back: a BatchResult, a list of values in input order where a failed i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections import ChainMap
@@ -213,12 +214,36 @@ class Rows:
             raise InputError("a DataFrame needs a template", hint="batch('… @{column} …', df)")
         return render(self.values[position])
 
-    def shaped(self, result: BatchResult) -> Any:
-        """A pandas input gets a Series on its own index; anything else the BatchResult."""
+    def shaped(self, result: BatchResult, *, fields: bool = False) -> Any:
+        """A pandas input gets a Series on its own index (with `fields`, a DataFrame input gets a DataFrame of the
+        answers' fields: structured answers); anything else the BatchResult."""
         if self.index is None:
             return result
         pandas = sys.modules["pandas"]  # the input is a pandas object: pandas is imported
+        if fields and self.kind == "frame":
+            return fields_frame(pandas, result, self.index)
         return pandas.Series(list(result), index=self.index, dtype=object)
+
+
+def fields_frame(pandas: Any, result: BatchResult, index: Any) -> Any:
+    """One row per input row, a column per field of the typed answers (dataclasses, pydantic models, dicts); a
+    failed row has no fields, and its error in an `error` column (there only when some row failed)."""
+    records = [{} if isinstance(value, BatchError) else record_of(value) for value in result]
+    frame = pandas.DataFrame.from_records(records, index=index)
+    if any(isinstance(value, BatchError) for value in result):
+        frame["error"] = [str(value) if isinstance(value, BatchError) else None for value in result]
+    frame.attrs["batch"] = result  # retries, usage, interrupted…
+    return frame
+
+
+def record_of(value: Any) -> dict[str, Any]:
+    """A typed answer's fields, their values as they are (a list answer is one `value`)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+    model_fields = getattr(type(value), "model_fields", None)  # a pydantic model
+    if isinstance(model_fields, dict):
+        return {name: getattr(value, name) for name in model_fields}
+    return dict(value) if isinstance(value, Mapping) else {"value": value}
 
 
 def _layers(*maps: Mapping[str, Any]) -> Mapping[str, Any]:

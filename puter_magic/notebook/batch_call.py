@@ -15,6 +15,7 @@ from ..batches.run import DEFAULT_CONCURRENCY, Plan, run
 from ..batches.values import Rows, prompts_of
 from ..config import Settings
 from ..core.sessions import Session
+from ..core.structured import Wanted
 from ..errors import InputError
 from .progress_bars import choose
 
@@ -37,6 +38,7 @@ def batch(
     session: Session | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     settings: Settings | None = None,
+    schema: Any = None,
 ) -> Any:
     """Ask every prompt (or `prompts` as a template over each of `rows`), `concurrency` at a time.
 
@@ -46,12 +48,19 @@ def batch(
     Over a Dask DataFrame, Series or Bag: a lazy Dask collection of the answers (batches/cluster.py), resumable
     from the `checkpoint` folder; `settings` (or the session's) are shipped to the workers once, outside the
     task graph, and without either the workers read their own environment.
+
+    With `schema=Person` (a dataclass, TypedDict, pydantic model, `list[…]` of one, or a JSON-schema dict) each
+    answer is asked for as JSON that fits it (core/structured.py: checked, asked again once) and comes back as that
+    type; a row that never fits is a BatchError. A DataFrame input then gets a DataFrame of the fields, on its index
+    (an `error` column when a row failed; the BatchResult in `.attrs["batch"]`).
     """
     from ..batches.cluster import is_dask_collection
 
     source = prompts if rows is None else rows
     if is_dask_collection(source):
         template = None if rows is None else prompts
+        if schema is not None:
+            raise InputError("schema= is not available on a Dask cluster yet", hint="batch a pandas DataFrame")
         if history or thread is not None:
             raise InputError("a batch on a Dask cluster keeps no history", hint="leave out history= and thread=")
         return _on_cluster(
@@ -85,8 +94,14 @@ def batch(
         session = current()
     options = dict(model=model, system=system, provider=provider, temperature=temperature, max_tokens=max_tokens)
     options = dict(options, history=history, thread=thread)
-    plan = Plan(session, source.labels, prompts_of(source, template), options, choose(progress), concurrency)
-    return source.shaped(run(plan))
+    present: Any = {}
+    if schema is not None:
+        wanted = Wanted.of(schema)  # a schema that cannot be described fails here, before anything is sent
+        options["schema"] = wanted
+        present = {"present": lambda answer: wanted.read(answer.text)}  # the text has been checked already
+    prompts = prompts_of(source, template)
+    plan = Plan(session, source.labels, prompts, options, choose(progress), concurrency, **present)
+    return source.shaped(run(plan), fields=schema is not None)
 
 
 def _on_cluster(
