@@ -38,6 +38,7 @@ import bench_puter_stream  # noqa: E402
 import bench_render  # noqa: E402
 import bench_roundtrip  # noqa: E402
 import bench_schemas  # noqa: E402
+import bench_tool_loop  # noqa: E402
 from common import (  # noqa: E402
     PEERS_VENV,
     ROOT,
@@ -162,6 +163,11 @@ def section_schemas() -> tuple[str, dict[str, float]]:
     return bench_schemas.report(result), bench_schemas.headline(result)
 
 
+def section_tools() -> tuple[str, dict[str, float]]:
+    result = bench_tool_loop.run()
+    return bench_tool_loop.report(result), bench_tool_loop.headline(result)
+
+
 def section_images() -> tuple[str, dict[str, float]]:
     result = bench_images.run()
     return bench_images.report(result), bench_images.headline(result)
@@ -266,6 +272,12 @@ SECTIONS = [
         "Tool and answer schemas: a 50-field model",
         (bench_schemas.__doc__ or "").split("\n\n", 1)[1].strip(),
         section_schemas,
+    ),
+    Section(
+        "tools",
+        "The tool loop: what it adds per step",
+        (bench_tool_loop.__doc__ or "").split("\n\n", 1)[1].strip(),
+        section_tools,
     ),
     Section(
         "images",
@@ -417,6 +429,12 @@ def headline_rows(figures: dict[str, dict[str, float]]) -> list[str]:
             f"{num('schemas', 'function_schema best ms'):.2f} ms; pydantic's own `model_json_schema()`: "
             f"{num('schemas', 'pydantic ms'):.2f} ms); checking and converting an answer "
             f"{num('schemas', 'check convert ms'):.2f} ms | ≤ 1 ms | {verdict(max(built, function_ms) <= 1)} |"
+        )
+    overhead = get("tools", "overhead ms")
+    if overhead is not None:
+        rows.append(
+            f"| Tool loop overhead per step (in-memory provider, 8 steps) | {overhead:.3f} ms (a step "
+            f"{num('tools', 'step ms'):.3f} ms in all) | ≤ 2 ms | {verdict(overhead <= 2)} |"
         )
     return rows
 
