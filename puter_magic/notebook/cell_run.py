@@ -101,7 +101,8 @@ class CellRun:
         error = self.reply.error if self.reply is not None else None
         if isinstance(error, SchemaMismatch) and error.text:  # the answer that did not fit: shown, not kept
             if not self.view.text:
-                self.view.start()
+                if not self.reply.streamed:  # a streamed view has started already
+                    self.view.start()
                 self.view.append(error.text)
             self.view.keep_partial("it does not fit the schema: not added to the history")
             return
