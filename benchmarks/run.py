@@ -27,6 +27,7 @@ sys.path.insert(0, str(HERE))
 
 import bench_backpressure  # noqa: E402
 import bench_batch  # noqa: E402
+import bench_dask  # noqa: E402
 import bench_images  # noqa: E402
 import bench_import  # noqa: E402
 import bench_load  # noqa: E402
@@ -148,6 +149,12 @@ def section_batch() -> tuple[str, dict[str, float]]:
     return bench_batch.report(result), figures
 
 
+def section_dask() -> tuple[str, dict[str, float]]:
+    result = bench_dask.run()
+    ideal = result["rows"] * bench_dask.LATENCY / (2 * bench_dask.CONCURRENCY)
+    return bench_dask.report(result), {"cluster vs ideal": result["cluster_s"] / ideal, **result}
+
+
 def section_memory() -> tuple[str, dict[str, float]]:
     result = bench_memory.run()
     return bench_memory.report(result), bench_memory.headline(result)
@@ -254,6 +261,12 @@ SECTIONS = [
         f"median of {bench_batch.RUNS} alternating runs. The raw-httpx row is the same work with no library: what "
         "this 2-core machine allows.",
         section_batch,
+    ),
+    Section(
+        "dask",
+        "Batches on a Dask cluster",
+        (bench_dask.__doc__ or "").split("\n\n", 1)[1].split("\n\n", 1)[0].strip(),
+        section_dask,
     ),
     Section(
         "memory",
