@@ -98,12 +98,12 @@ class CellRun:
 
     def failed(self) -> None:
         """The answer failed (the error propagates): what arrived stays on screen, marked."""
-        error = self.reply.error if self.reply is not None else None
-        if isinstance(error, SchemaMismatch) and error.text:  # the answer that did not fit: shown, not kept
+        reply = self.reply
+        if reply is not None and isinstance(reply.error, SchemaMismatch) and reply.error.text:  # shown, not kept
             if not self.view.text:
-                if not self.reply.streamed:  # a streamed view has started already
+                if not reply.streamed:  # a streamed view has started already
                     self.view.start()
-                self.view.append(error.text)
+                self.view.append(reply.error.text)
             self.view.keep_partial("it does not fit the schema: not added to the history")
             return
         if self.reply is not None and self.reply.streamed:

@@ -66,14 +66,14 @@ class ResponsesEndpoint:
 
         async def produce(send: Send) -> None:
             stop = host._answer_stop()
-            reply = enforcing(call.request, provider, host.session.loop, streamed=False)
-            stop.on_request(reply.stop.request)
+            answering = enforcing(call.request, provider, host.session.loop, streamed=False)
+            stop.on_request(answering.stop.request)
             try:
-                await reply
+                done = await answering
                 if stop.requested:
                     raise shutting_down()
                 completion = Completion(
-                    reply.text(), reply.model, reply.usage, reply.finish_reason, reply.reasoning, reply.tool_calls
+                    done.text(), done.model, done.usage, done.finish_reason, done.reasoning, done.tool_calls
                 )
                 answer = response_object(completion, call, created_at=int(time.time()))
             except (Exception, asyncio.CancelledError) as exc:
@@ -94,9 +94,9 @@ class ResponsesEndpoint:
 
         async def produce(send: Send) -> None:
             stop = host._answer_stop()
-            reply = enforcing(call.request, provider, host.session.loop, streamed=True)
-            stop.on_request(reply.stop.request)
-            source = reply.__aiter__()
+            answering = enforcing(call.request, provider, host.session.loop, streamed=True)
+            stop.on_request(answering.stop.request)
+            source = answering.__aiter__()
             try:
                 async with aclosing(source) as events:  # closing it cancels the producer on the loop thread
                     try:
