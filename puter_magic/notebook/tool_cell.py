@@ -72,10 +72,14 @@ class ToolAnswerView(AnswerView):
         super().__init__(**options)
         self.log: list[str] = []
         self._named: set[str] = set()
+        self._logged = 0  # how much of the streamed text the log holds
 
     def show(self, what: ToolActivity | str) -> None:
         if isinstance(what, ToolActivity) and what.result is not None and what.call.id not in self._named:
             self.show(ToolActivity(what.call))  # a call that never ran (denied, unknown, stopped) is named too
+        said = self.text[self._logged :].strip()  # what the model wrote before these calls
+        if said:
+            self.log.append(said)
         if isinstance(what, str):
             line = f"({what})"
         elif what.result is None:
@@ -85,6 +89,7 @@ class ToolAnswerView(AnswerView):
             line = what.line().strip()
         self.log.append(line)
         self.append(f"\n{line}\n" if not self.text or self.text.endswith("\n") else f"\n\n{line}\n")
+        self._logged = len(self.text)
 
     def finish(self, data: Mapping[str, Any], metadata: Mapping[str, Any] | None = None) -> None:
         if self.log and not self.terminal:
