@@ -171,6 +171,8 @@ class PuterMagics(Magics):
         if change["name"] == "default_model" and self._session is not None:
             self._session.set_model(change["new"])
         self._apply_config()
+        if change["name"] == "context_tokens" and self._session is not None:
+            self._session.notify("window")  # the panel's window bar follows
 
     @validate("autosave")
     def _start_autosave(self, proposal: Any) -> str | None:

@@ -1,5 +1,5 @@
 """The panel: provider, model combobox with a Fetch button (and what the model reads and writes, when its server
-says), status badge, login, thread, temperature, Stop.
+says), the model's window and the thread's share of it, status badge, login, thread, temperature, Stop.
 
     import puter_magic
     puter_magic.panel()              # or `%puter panel`; bound to puter_magic.session() unless given one
@@ -47,6 +47,7 @@ from .text import (
     stop_message,
 )
 from .threads import ConversationBox
+from .window_bar import WindowBar
 
 CUSTOM = "\N{HORIZONTAL ELLIPSIS}custom"  # the provider selector's "custom base URL" entry
 NOT_LISTED = "not in the list"
@@ -83,6 +84,7 @@ class Panel(widgets.VBox):
         self._count = widgets.HTML()
         self._note = widgets.HTML()
         self._reads = widgets.HTML()  # what the picked model reads and writes, when its server says
+        self._window = WindowBar(self._session, layout=widgets.Layout(margin="0 0 0 7.5em"))
         self._badge = widgets.HTML(CHECKING.html())
         self._refresh = widgets.Button(icon="refresh", tooltip="Check the connection again", layout=_width("auto"))
         self._login = LoginBox(self._session, self._jobs, self.say, layout=widgets.Layout(margin="0 0 0 7.5em"))
@@ -100,6 +102,7 @@ class Panel(widgets.VBox):
                 widgets.HBox([self._provider, self._badge, self._refresh]),
                 self._url_row,
                 widgets.HBox([self._model, self._fetch, self._stop, self._count, self._note, self._reads]),
+                self._window,
                 self._login,
                 self._conversation,
                 self._message,
@@ -217,6 +220,7 @@ class Panel(widgets.VBox):
         elif topic in ("model", "models"):
             self._sync_models()
         self._conversation.sync()  # threads and turn counts, and the temperature (it has no topic of its own)
+        self._window.sync()  # after an answer, a model, provider, thread or window setting
 
     # --- work on the loop thread ----------------------------------------------------------------------
 

@@ -119,3 +119,30 @@ def message_html(text: str, kind: str = "info") -> str:
     """The status line under the panel: a short sentence, red for errors."""
     colour = {"error": COLOURS["error"], "warn": COLOURS["warn"], "ok": COLOURS["ok"]}.get(kind, COLOURS["idle"])
     return f'<span class="puter-message puter-message-{kind}" style="color:{colour}">{html.escape(text)}</span>'
+
+
+WINDOW_SOURCES = {
+    "override": "set in the notebook (context_tokens)",
+    "learned": "learned from the server's refusal of a longer request",
+    "server": "as the server says",
+    "default": "the default: the server has not said",
+}
+WINDOW_FULL = 0.75  # from this share of the window on, the bar turns amber (at 100% red: older turns are left out)
+
+
+def window_text(tokens: int, used: int) -> str:
+    """The window bar's label: "Window 4,096 tokens · thread ~1,210 (30%)"."""
+    text = f"Window {tokens:,} tokens · thread ~{used:,} ({used / tokens:.0%})"
+    return f"{text} · older turns will be left out" if used >= tokens else text
+
+
+def window_kind(tokens: int, used: int) -> str:
+    """The bar's style: "" while there is room, "warning" when it is filling up, "danger" when it is full."""
+    return "danger" if used >= tokens else "warning" if used >= WINDOW_FULL * tokens else ""
+
+
+def window_html(tokens: int, source: str, used: int) -> str:
+    """window_text() as the small grey label before the bar; the tooltip says where the window came from."""
+    tip = html.escape(f"the model's window, {WINDOW_SOURCES.get(source, source)}", quote=True)
+    text = html.escape(window_text(tokens, used))
+    return f'<span class="puter-window" title="{tip}" style="color:{COLOURS["idle"]}">{text}</span>'
