@@ -274,3 +274,28 @@ def test_chat_with_tools_returns_the_final_answer(memory_session, memory_provide
 def test_an_unknown_approval_mode_is_one_line(memory_session):
     with pytest.raises(InputError, match="approve must be one of ask, all, none"):
         memory_session.chat("Weather?", tools=[get_weather], approve="sometimes")
+
+
+def test_stop_while_a_person_is_asked_ends_the_wait(memory_session, memory_provider):
+    asked = threading.Event()
+
+    class Waits:
+        def ask(self, call, tool):
+            raise AssertionError("the awaited path asks with aask")
+
+        async def aask(self, call, tool):
+            asked.set()
+            await asyncio.sleep(30)  # nobody clicks
+            return True
+
+    memory_provider.enqueue(PARIS)
+    loop = ask_with_tools(memory_session, "Weather?", [get_weather], approver=Waits())
+    threading.Thread(target=lambda: asked.wait(10) and memory_session.stop(), daemon=True).start()
+
+    async def read() -> None:
+        async for _ in loop:
+            pass
+
+    asyncio.run(asyncio.wait_for(read(), 10))
+    assert loop.interrupted and calls == []
+    assert exchange(memory_session)[2] == ("tool", STOPPED, "c1")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import inspect
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,3 +78,17 @@ def arguments(call: ToolCall) -> Any:
 
 def result_of(call: ToolCall, text: str) -> ToolResult:
     return ToolResult(call.name, call.arguments, text, False, 0.0)
+
+
+async def call_awaited_or_stopped(waiting: Coroutine[Any, Any, Any], stop: Stop) -> Any:
+    """Await `waiting` (a person's decision) unless Stop is pressed first: then None."""
+    task = asyncio.ensure_future(waiting)
+    caller = asyncio.get_running_loop()
+    stop.on_request(lambda: caller.call_soon_threadsafe(task.cancel))
+    try:
+        return await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if stop.requested and not (current is not None and getattr(current, "cancelling", lambda: 0)()):
+            return None
+        raise

@@ -33,7 +33,7 @@ from ..errors import PuterError
 from .approval import NOBODY_TO_ASK, Approval
 from .loop import LoopThread, Stop
 from .reply import Reply
-from .tool_calls import DENIED, STOPPED, ToolActivity, call_awaited, call_here, result_of
+from .tool_calls import DENIED, STOPPED, ToolActivity, call_awaited, call_awaited_or_stopped, call_here, result_of
 from .tools import Tool, ToolResult
 
 DEFAULT_MAX_STEPS = 8
@@ -180,6 +180,8 @@ class ToolLoop:
         allowed = self.approval.settled(tool)
         if allowed is None:
             allowed = self.approval.decided((yield _Decide(call, tool)))
+            if self.stop.requested:  # Stop pressed while the person was being asked
+                return result_of(call, STOPPED)
             if self.approval.nobody and not self._told_nobody:
                 self._told_nobody = True
                 self._tell(NOBODY_TO_ASK)
@@ -232,7 +234,9 @@ class ToolLoop:
                             yield piece
                         outcome: Any = action.reply
                     elif isinstance(action, _Decide):
-                        outcome = await self.approval.approver.aask(action.call, action.tool)
+                        outcome = await call_awaited_or_stopped(
+                            self.approval.approver.aask(action.call, action.tool), self.stop
+                        )
                     else:
                         outcome = await call_awaited(action.call, action.tool, self.stop)
                 except BaseException as error:
