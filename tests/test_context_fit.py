@@ -173,3 +173,28 @@ def test_puters_relayed_overflow_is_recovered_once(puter_settings, puter_server,
         assert reply.retried and session.window()[1] == "learned"
     finally:
         session.close()
+
+
+def listings(puter_server) -> int:
+    return sum(1 for r in puter_server.state.requests if r.path == "/puterai/chat/models/details")
+
+
+def test_puters_window_is_asked_only_when_a_thread_nears_the_default(puter_settings, puter_server):
+    session = Session(puter_settings)
+    try:
+        session.set_model("echo")  # the local server lists it with a 32,768-token window
+        session.ask("a short question").text()
+        assert listings(puter_server) == 0, "a request far from the default window costs no model list"
+        assert session.window() == (DEFAULT_WINDOW, "default")
+        long = "word " * 1500
+        replies = []
+        for n in range(4):
+            replies.append(session.ask(f"{n}: {long}"))
+            replies[-1].text()
+        assert listings(puter_server) == 1, "the list is asked once, when the thread came close to 8,192 tokens"
+        assert session.window() == (32768, "server")
+        assert not any(reply.left_out for reply in replies), "nothing was left out of a thread that fits 32,768"
+        session.ask("and now?").text()
+        assert listings(puter_server) == 1, "asked once per provider"
+    finally:
+        session.close()

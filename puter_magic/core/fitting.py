@@ -5,7 +5,9 @@ The window a request is trimmed to, the first that says:
     override   `--context N`, `Session.context_tokens` (`%config PuterMagics.context_tokens`)
     learned    what an earlier overflow of this provider+model showed (the Session remembers it)
     server     the model's details (Puter's `context`), or the provider's `context_window(model)` (asked once the
-               Reply is read: llama.cpp's /props, vLLM, Ollama, LM Studio; providers/windows.py)
+               Reply is read: llama.cpp's /props, vLLM, Ollama, LM Studio; providers/windows.py). A provider whose
+               windows come only with its whole model list (`window_by_list`: Puter) is asked only when the
+               request comes close to the default: a shorter one fits whatever the window, and costs no request.
     default    DEFAULT_WINDOW
 
 Tokens are counted with `core/tokens.py`'s calibrated estimate, scaled by what the server's answers showed of
@@ -64,12 +66,14 @@ class Fitting:
         reserve: int | None = None,
         scale: float = 1.0,
         discover: Discover | None = None,
+        discover_near_edge: bool = False,
         count: CountTokens | None = None,
         learn: Learn | None = None,
     ) -> None:
         self.head, self.turns, self.last, self._reserve = head, turns, last, reserve
         self.budget, self.source, self.scale = budget, source, scale
         self._discover, self._count, self._learn = discover, count, learn
+        self._discover_near_edge = discover_near_edge
         self.left_out = 0
         self.sent: list[Message] = []
         self.retried = False  # the request was trimmed again after an overflow
@@ -98,13 +102,17 @@ class Fitting:
     async def refit(self) -> list[Message] | None:
         """The messages again once the server's window (and, near it, its counts) are known; None: unchanged."""
         changed = False
-        if self.source == "default" and self._discover is not None:
+        if self.source == "default" and self._discover is not None and (not self._discover_near_edge or self._close()):
             window = await self._discover()
             if window and window != self.budget:
                 self.budget, self.source, changed = window, "server", True
-        if self._count is not None and self.turns and self.estimate() > CLOSE * (self.budget - self.reserve):
+        if self._count is not None and self.turns and self._close():
             return self.messages(await self._counter())
         return self.messages() if changed else None
+
+    def _close(self) -> bool:
+        """The whole request, by the estimate, comes close to the budget (less the answer's room)."""
+        return self.estimate() > CLOSE * (self.budget - self.reserve)
 
     def answered(self, input_tokens: int | None) -> None:
         """The server said what the request cost: the estimate's scale for this server is learned from it."""
@@ -201,6 +209,7 @@ class Windows:
             source=source,
             reserve=reserve,
             discover=functools.partial(discover, model) if discover is not None else None,
+            discover_near_edge=getattr(provider, "window_by_list", False),
             scale=self.scales.get(key, 1.0),
             count=getattr(provider, "count_tokens", None),
             learn=functools.partial(self._learn, key),

@@ -45,6 +45,7 @@ class PuterProvider:
 
     name = "puter"
     structured_output = False  # most of Puter's models ignore response_format: core/structured.py instructs them
+    window_by_list = True  # a window comes with the whole model list: asked for only when a thread nears the default
 
     def __init__(
         self,
@@ -63,6 +64,7 @@ class PuterProvider:
         self._once = replace(self._policy, max_retries=0)
         origins = (self.settings.api_origin, self.settings.gui_origin)
         self._client = make_client(self._policy, origins=origins, transport=transport)
+        self._listed: list[ModelInfo] | None = None  # the list context_window() fetched (empty if that failed)
 
     def __repr__(self) -> str:
         state = "logged in" if self.settings.token else "not logged in"
@@ -270,6 +272,19 @@ class PuterProvider:
         data = await self._json("POST", self._api("/drivers/call"), body=wire.driver_body("list"))
         ids = data.get("result") if isinstance(data, Mapping) else None
         return [ModelInfo(str(i)) for i in ids or ()]
+
+    async def context_window(self, model: str) -> int | None:
+        """The model's window from the model list, fetched once per provider (a failure is not asked again)."""
+        if self._listed is None:
+            try:
+                self._listed = await self.models()
+            except PuterError:
+                self._listed = []
+        return self.known_window(model)
+
+    def known_window(self, model: str) -> int | None:
+        """The window of `model` in the list context_window() fetched, if it did (no request)."""
+        return next((m.context for m in self._listed or () if m.matches(model)), None)
 
     # --- chat -------------------------------------------------------------------------------------
 
