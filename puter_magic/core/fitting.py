@@ -102,17 +102,30 @@ class Fitting:
     async def refit(self) -> list[Message] | None:
         """The messages again once the server's window (and, near it, its counts) are known; None: unchanged."""
         changed = False
-        if self.source == "default" and self._discover is not None and (not self._discover_near_edge or self._close()):
+        if (
+            self.source == "default"
+            and self._discover is not None
+            and (not self._discover_near_edge or self.near_edge())
+        ):
             window = await self._discover()
             if window and window != self.budget:
                 self.budget, self.source, changed = window, "server", True
-        if self._count is not None and self.turns and self._close():
+                self.messages()
+        if self._count is not None and self.turns and self.near_edge():
             return self.messages(await self._counter())
-        return self.messages() if changed else None
+        return self.sent if changed else None
 
-    def _close(self) -> bool:
-        """The whole request, by the estimate, comes close to the budget (less the answer's room)."""
-        return self.estimate() > CLOSE * (self.budget - self.reserve)
+    def near_edge(self) -> bool:
+        """The whole request, by the estimate, comes close to the budget (less the answer's room). Counted on what
+        the trimmed request holds (when a turn was left out the whole is over the budget already), so the cost is
+        bounded by the window, not by the thread."""
+        if not self.sent:
+            self.messages()
+        if self.left_out:
+            return True
+        return sum(message_tokens(message, self.estimated) for message in self.sent) > CLOSE * (
+            self.budget - self.reserve
+        )
 
     def answered(self, input_tokens: int | None) -> None:
         """The server said what the request cost: the estimate's scale for this server is learned from it."""
