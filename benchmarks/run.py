@@ -28,6 +28,7 @@ sys.path.insert(0, str(HERE))
 import bench_backpressure  # noqa: E402
 import bench_batch  # noqa: E402
 import bench_dask  # noqa: E402
+import bench_fitting  # noqa: E402
 import bench_images  # noqa: E402
 import bench_import  # noqa: E402
 import bench_load  # noqa: E402
@@ -160,6 +161,11 @@ def section_memory() -> tuple[str, dict[str, float]]:
     return bench_memory.report(result), bench_memory.headline(result)
 
 
+def section_fitting() -> tuple[str, dict[str, float]]:
+    result = bench_fitting.run()
+    return bench_fitting.report(result), bench_fitting.headline(result)
+
+
 def section_objects() -> tuple[str, dict[str, float]]:
     result = bench_objects.run()
     return bench_objects.report(result), bench_objects.headline(result)
@@ -273,6 +279,12 @@ SECTIONS = [
         "Memory and history trimming",
         (bench_memory.__doc__ or "").split("\n\n", 1)[1].strip(),
         section_memory,
+    ),
+    Section(
+        "fitting",
+        "A long thread fitted to a small window",
+        (bench_fitting.__doc__ or "").split("\n\n", 1)[1].strip(),
+        section_fitting,
     ),
     Section(
         "objects",
@@ -414,6 +426,13 @@ def headline_rows(figures: dict[str, dict[str, float]]) -> list[str]:
             f"trimming {num('memory', 'trimmed at 2000'):.0f} µs per request at 2,000 turns, "
             f"{num('memory', 'slope whole'):.2f} µs per turn when every turn is sent | linear at worst "
             f"| {verdict(growth < 16 * 1.5)} |"
+        )
+    fit_us = get("fitting", "fit us")
+    if fit_us is not None:
+        rows.append(
+            f"| A {bench_fitting.TURNS}-turn thread fitted to a {bench_fitting.WINDOW:,}-token window "
+            f"| {fit_us:,.0f} µs per request ({num('fitting', 'kept turns'):.0f} newest turns kept; the whole "
+            f"`Session.ask()` {num('fitting', 'ask us'):,.0f} µs) | no target | — |"
         )
     frame_ms = get("objects", "pandas ms")
     if frame_ms is not None:
