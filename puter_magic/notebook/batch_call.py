@@ -92,7 +92,9 @@ def batch(
         from ..core.sessions import session as current
 
         session = current()
-    options = dict(model=model, system=system, provider=provider, temperature=temperature, max_tokens=max_tokens)
+    options: dict[str, Any] = dict(
+        model=model, system=system, provider=provider, temperature=temperature, max_tokens=max_tokens
+    )
     options = dict(options, history=history, thread=thread)
     present: Any = {}
     if schema is not None:

@@ -41,12 +41,12 @@ class CellRun:
             terminal = in_terminal(magics.shell)
             self.on_cluster = dask_map(magics, args, cell.strip("\n"))
             if self.on_cluster is not None:  # a Dask collection: its run is on the cluster, nothing to wait for here
-                self.pending = start(self.on_cluster)
+                self.pending: Bridged[Any, Any] = start(self.on_cluster)
                 return
             plan, self.rows = map_plan(
                 magics.session, args, cell.strip("\n"), magics.namespace(), fmt=self.fmt, terminal=terminal
             )
-            self.pending: Bridged[Any, Any] = start(plan)
+            self.pending = start(plan)
             return
         self.pictures: list[Picture] = []
         self.notes: list[str] = []  # what was cut to fit: shown under the cell, not part of the answer
@@ -153,7 +153,7 @@ class CellRun:
 
         if self.on_cluster is not None:
             return
-        result = self.pending.result()  # type: ignore[attr-defined]
+        result = self.pending.result()  # type: ignore[attr-defined]  # a Batch, on the --map path
         args = self.args
         if args.out:
             self.magics.namespace()[args.out] = self.rows.shaped(result)

@@ -110,7 +110,19 @@ class Panel(widgets.VBox):
             **kwargs,
         )
         self.add_class("puter-panel")
-        for name in "provider url use_url model fetch stop count note reads badge refresh".split():
+        for name in [
+            "provider",
+            "url",
+            "use_url",
+            "model",
+            "fetch",
+            "stop",
+            "count",
+            "note",
+            "reads",
+            "badge",
+            "refresh",
+        ]:
             getattr(self, f"_{name}").add_class(f"puter-panel-{name.replace('_', '-')}")
         self._message.add_class("puter-panel-message")
 
