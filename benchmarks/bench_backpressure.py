@@ -96,12 +96,12 @@ def unbounded_copy(target: Path) -> Path:
     """A copy of the package in `target` whose stream hand-off has no bound (for the comparison)."""
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(ROOT / "puter_magic", target / "puter_magic", ignore=shutil.ignore_patterns("__pycache__"))
-    loop = target / "puter_magic" / "core/loop.py"
+    loop = target / "puter_magic" / "core/handoff.py"
     text, count = re.subn(r"^WINDOW = \d+", "WINDOW = 2**62", loop.read_text(encoding="utf-8"), flags=re.M)
     if count != 1:
-        raise RuntimeError("core/loop.py has no WINDOW constant to lift")
+        raise RuntimeError("core/handoff.py has no WINDOW constant to lift")
     loop.write_text(text, encoding="utf-8")
-    check = "import puter_magic.core.loop as loop; print(loop.__file__, loop.WINDOW)"
+    check = "import puter_magic.core.handoff as loop; print(loop.__file__, loop.WINDOW)"
     found = subprocess.run([sys.executable, "-c", check], cwd=target, capture_output=True, text=True, check=True)
     if found.stdout.split() != [str(loop), str(2**62)]:
         raise RuntimeError(f"the unbounded copy is not the package a process in {target} imports: {found.stdout}")

@@ -28,7 +28,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Mapping, Sequence
 from typing import Any
 
-from ..core.loop import Bridged, Stop
+from ..core.bridged import Bridged
+from ..core.loop import Stop
 from ..core.reply import Reply
 from ..core.sessions import Session
 from ..datatypes import Answer
@@ -85,7 +86,7 @@ def start(plan: Plan) -> Batch:
 
 
 class Batch(Bridged[None, None]):
-    """One batch: the items' Replies, their tally and the Stop that ends it. Read through core/loop.py's bridge
+    """One batch: the items' Replies, their tally and the Stop that ends it. Read through core/bridged.py's bridge
     (its producer sends everything and yields nothing); Ctrl-C, CancelledError and its Stop end it early,
     keeping what finished."""
 

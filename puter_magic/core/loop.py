@@ -6,8 +6,8 @@ loop: `run()` blocks for a result, `iterate()` turns an async stream into a plai
 `run_async()`/`aiterate()` await it from another loop (a notebook's top-level `await`) without binding
 anything to that loop. A KeyboardInterrupt in the caller cancels the work on the loop thread; a `Stop` lets
 any other thread end a stream early, as if its consumer had left the loop.
-A stream's hand-off is bounded (`WINDOW` items handed over and not yet taken): a consumer that reads slowly
-pauses the producer, and so the network read behind it, instead of piling the whole answer up in memory.
+A stream's hand-off is bounded (handoff.py: `WINDOW` items handed over and not yet taken); `Bridged` (bridged.py)
+reads one producer from any thread or event loop.
 No nest-asyncio: nothing here touches any other event loop.
 """
 
@@ -15,20 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import queue
 import threading
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Coroutine, Generator, Iterator
-from contextlib import AbstractContextManager, aclosing
-from typing import Any, Generic, TypeVar, cast
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Coroutine, Iterator
+from typing import Any, Generic, TypeVar
+
+from .handoff import END, STOP, WINDOW, ThreadsafeInbox, Window, produce
 
 T = TypeVar("T")
-U = TypeVar("U")
-_END = object()
-_STOP = object()
 CANCEL_GRACE = 2.0  # seconds we wait for cancelled work to close its connections
-WINDOW = 4096  # stream items handed to a consumer and not yet taken, before the producer waits
 
 
 class Stop:
@@ -166,20 +162,20 @@ class LoopThread:
         """
         self._guard()
         inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        credit = _Window(self.loop, window)
+        credit = Window(self.loop, window)
         job: _Job[None] | None = None
         finished = False
         if stop is not None:
-            stop.on_request(lambda: inbox.put([_STOP]))
+            stop.on_request(lambda: inbox.put([STOP]))
         try:
-            job = self._spawn(_produce(source, inbox, credit))
+            job = self._spawn(produce(source, inbox, credit))
             while True:
                 batch = inbox.get()
                 credit.taken(len(batch))
                 for item in batch:
-                    if item is _STOP:
+                    if item is STOP:
                         return
-                    if item is _END:
+                    if item is END:
                         finished = True
                         job.future.result()  # re-raises the producer's exception, if any
                         return
@@ -195,20 +191,20 @@ class LoopThread:
         early: that is what cancels the producer on the loop thread."""
         inbox: asyncio.Queue[Any] = asyncio.Queue()
         caller = asyncio.get_running_loop()
-        threadsafe = _ThreadsafeInbox(caller, inbox)
-        credit = _Window(self.loop, window)
-        future = self.submit(_produce(source, threadsafe, credit))
+        threadsafe = ThreadsafeInbox(caller, inbox)
+        credit = Window(self.loop, window)
+        future = self.submit(produce(source, threadsafe, credit))
         finished = False
         if stop is not None:
-            stop.on_request(lambda: threadsafe.put([_STOP]))
+            stop.on_request(lambda: threadsafe.put([STOP]))
         try:
             while True:
                 batch = await inbox.get()
                 credit.taken(len(batch))
                 for item in batch:
-                    if item is _STOP:
+                    if item is STOP:
                         return
-                    if item is _END:
+                    if item is END:
                         finished = True
                         await asyncio.wrap_future(future)
                         return
@@ -216,164 +212,6 @@ class LoopThread:
         finally:
             if not finished:
                 future.cancel()
-
-
-B = TypeVar("B", bound="Bridged[Any, Any]")
-
-
-class Bridged(Generic[T, U]):
-    """One producer on the loop thread, consumed on any thread or event loop: the sync/async bridge, written once.
-
-    A subclass gives `_source()` (the producer, run on the loop thread), `_take(item)` (what the consumer sees of an
-    item; None: nothing) and `_flight()` (a context manager around one consumption: where its error and interrupt
-    policy lives), and sets `loop` and `stop`. Then `for x in obj`, `async for x in obj`, `obj.wait()` and
-    `await obj` all run that one producer through `LoopThread.iterate()` / `aiterate()`.
-    """
-
-    loop: LoopThread
-    stop: Stop
-
-    def _source(self) -> AsyncIterable[T]:
-        raise NotImplementedError
-
-    def _take(self, item: T) -> U | None:
-        raise NotImplementedError
-
-    def _flight(self) -> AbstractContextManager[None]:
-        raise NotImplementedError
-
-    @property
-    def consumed(self) -> bool:
-        return getattr(self, "_consumed", False)
-
-    def _begin(self) -> AbstractContextManager[None]:
-        if self.consumed:
-            raise RuntimeError(f"this {type(self).__name__} has been read already")
-        self._consumed = True
-        return self._flight()
-
-    def __iter__(self) -> Iterator[U]:
-        with self._begin():
-            for item in self.loop.iterate(self._source, stop=self.stop):
-                if (taken := self._take(item)) is not None:
-                    yield taken
-
-    async def __aiter__(self) -> AsyncGenerator[U, None]:
-        with self._begin():
-            # On the loop thread itself (a batch's items) the producer is read directly: nothing to hand over,
-            # and cancelling the reading task (not `stop`) is what ends it there.
-            direct = self.loop.in_loop_thread()
-            source = self._source() if direct else self.loop.aiterate(self._source, stop=self.stop)
-            async with aclosing(cast(AsyncGenerator[T, None], source)) as items:
-                async for item in items:
-                    if (taken := self._take(item)) is not None:
-                        yield taken
-
-    def wait(self: B) -> B:
-        """Consume it (on this thread) unless that happened already; returns it."""
-        if not self.consumed:
-            for _ in self:
-                pass
-        return self
-
-    def __await__(self: B) -> Generator[Any, None, B]:
-        """`await obj`: wait() for async code, on its own event loop."""
-        return self._await().__await__()
-
-    async def _await(self: B) -> B:
-        if not self.consumed:
-            async for _ in self:
-                pass
-        return self
-
-
-class _ThreadsafeInbox:
-    """Lets the producer put batches into an asyncio.Queue that belongs to another loop."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, target: asyncio.Queue[Any]) -> None:
-        self._loop, self._target = loop, target
-
-    def put(self, batch: list[Any]) -> None:
-        if self._loop.is_closed():  # the caller left and its loop ended (asyncio.run): nobody waits for these
-            return
-        with contextlib.suppress(RuntimeError):  # …or it closed just now
-            self._loop.call_soon_threadsafe(self._target.put_nowait, batch)
-
-
-class _Window:
-    """How many items the producer may hand over before the consumer takes them: credit flows back across
-    threads. The producer counts what it handed over, the consumer what it took; only a producer that found
-    the window full waits, and only then does the consumer wake it (once the window is half empty)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, size: int) -> None:
-        if size < 1:
-            raise ValueError("the window holds at least one item")
-        self.size = size
-        self.handed = 0  # written on the loop thread only
-        self._taken = 0  # written by the consumer only
-        self._loop = loop
-        self._lock = threading.Lock()
-        self._waiter: asyncio.Future[None] | None = None
-
-    def room(self) -> int:
-        return self.size - (self.handed - self._taken)
-
-    def taken(self, count: int) -> None:
-        """The consumer took `count` items (any thread)."""
-        with self._lock:
-            self._taken += count
-            waiter = self._waiter
-            if waiter is None or self.room() < self.size // 2:
-                return
-            self._waiter = None
-        with contextlib.suppress(RuntimeError):  # the loop thread has been closed: nobody waits any more
-            self._loop.call_soon_threadsafe(_wake, waiter)
-
-    async def wait_for_room(self) -> None:
-        """On the loop thread: return when the consumer has taken enough to make room again."""
-        with self._lock:
-            if self.room() > 0:
-                return
-            waiter = self._waiter = self._loop.create_future()
-        await waiter
-
-
-def _wake(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
-
-
-async def _produce(source: Callable[[], AsyncIterable[Any]], inbox: Any, window: _Window) -> None:
-    loop = asyncio.get_running_loop()
-    pending: list[Any] = []
-
-    def flush() -> None:
-        nonlocal pending
-        if pending:
-            batch, pending = pending, []
-            window.handed += len(batch)
-            inbox.put(batch)
-
-    iterable = source()
-    try:
-        budget = window.room()
-        async for item in iterable:
-            if not pending:
-                loop.call_soon(flush)
-            pending.append(item)
-            budget -= 1
-            if budget <= 0:  # the window is full: hand over what is pending, then wait for the consumer
-                flush()
-                await window.wait_for_room()
-                budget = window.room()
-    finally:
-        try:
-            aclose = getattr(iterable, "aclose", None)
-            if aclose is not None:  # a producer cancelled while it waited for room: close the stream now
-                await aclose()
-        finally:
-            pending.append(_END)
-            flush()
 
 
 class _Job(Generic[T]):

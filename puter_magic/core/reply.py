@@ -22,8 +22,9 @@ from typing import Any
 from ..datatypes import Answer, ChatRequest, Finished, ReasoningDelta, StreamEvent, TextDelta, ToolCall, Usage
 from ..errors import ContextOverflow, PuterError
 from ..providers.base import Provider
+from .bridged import Bridged
 from .fitting import Fitting
-from .loop import Bridged, LoopThread, Stop
+from .loop import LoopThread, Stop
 
 Part = TextDelta | ReasoningDelta | ToolCall  # what an answer is made of, in the order it arrived
 
@@ -144,7 +145,7 @@ class Reply(Bridged[StreamEvent, Any]):
         if record is not None and (self.text() or not self.interrupted):
             record(self)
 
-    # --- reading it: the producer, what a consumer sees, and the policy (core/loop.py's Bridged) ----------
+    # --- reading it: the producer, what a consumer sees, and the policy (core/bridged.py's Bridged) ----------
 
     def _source(self) -> AsyncIterable[StreamEvent]:
         return self._sent() if self.fitting is None else self._fitted(self.fitting)

@@ -14,9 +14,9 @@ from typing import Any, NoReturn
 from IPython.core.error import UsageError
 from IPython.display import display
 
+from ..core.bridged import Bridged
 from ..core.formats import bundle, substitution_warning, value_of
 from ..core.images import Picture
-from ..core.loop import Bridged
 from ..core.reply import Reply
 from ..core.structured import StructuredReply, resolve
 from ..core.validate import jsonable

@@ -17,7 +17,7 @@ whole; nothing the proxy sends can fail to encode (`puter_magic.wire.jsontext`).
 outside their range (JSON's 1e400 is infinity), are a 400 naming the field.
 
 Slow clients and shutdown: a client that stops reading pauses the upstream read (the loop's hand-off holds at most
-`loop.WINDOW` events), so memory stays flat. Ctrl-C or SIGTERM to `puter-magic serve` ends each open stream with a
+`handoff.WINDOW` events), so memory stays flat. Ctrl-C or SIGTERM to `puter-magic serve` ends each open stream with a
 `data: {"error": {"code": "server_shutting_down", …}}` event (a whole answer in flight gets a 503), then exits.
 
 The key: `puter-magic serve --key K` shows K to every local user in the process list; prefer `PUTER_PROXY_KEY`, or
