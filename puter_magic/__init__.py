@@ -47,10 +47,10 @@ __all__ = [
 ]
 
 _LAZY = {
-    "chat": "core.sessions",
-    "achat": "core.sessions",
-    "stream": "core.sessions",
-    "astream": "core.sessions",
+    "chat": "core.public",
+    "achat": "core.public",
+    "stream": "core.public",
+    "astream": "core.public",
     "session": "core.sessions",
     "batch": "notebook.batch_call",
     "panel": "widgets.panel",

@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 import puter_magic
-from puter_magic.core import sessions
+from puter_magic.core import public, sessions
 
 FUNCTIONS = ["chat", "achat", "stream", "astream", "batch", "session", "panel"]
 
@@ -32,4 +32,4 @@ def test_the_docstrings_say_what_is_sent_and_what_comes_back():
 async def test_astream_yields_the_answer(session):
     pieces = [piece async for piece in session.ask("hello", model="deterministic")]
     assert "".join(pieces).startswith("Turn 1. You said: hello.")
-    assert puter_magic.astream is sessions.astream
+    assert puter_magic.astream is public.astream

@@ -178,8 +178,8 @@ def test_typeddicts_and_schema_dicts_give_plain_data(memory_session, memory_prov
 def test_achat_returns_the_value_too(memory_session, memory_provider, monkeypatch):
     import asyncio
 
-    from puter_magic.core import sessions
+    from puter_magic.core import public, sessions
 
     monkeypatch.setattr(sessions, "_session", memory_session)
     memory_provider.enqueue(json.dumps(ADA))
-    assert asyncio.run(sessions.achat("Who?", schema=Person)) == Person("Ada Lovelace", 36)
+    assert asyncio.run(public.achat("Who?", schema=Person)) == Person("Ada Lovelace", 36)

@@ -8,6 +8,9 @@ Network work runs on the private loop thread; conversations change only when an 
     await puter_magic.achat("Hello")          # from a notebook's top-level await
     for piece in puter_magic.stream("Hello"): print(piece, end="")
     reply = puter_magic.session().ask("Hello")   # what each of those reads: a Reply (core/reply.py)
+
+The provider, model and account half of a Session is core/provider_choice.py's; `chat` and the other module-level
+functions are core/public.py's, over the shared `session()` made here.
 """
 
 from __future__ import annotations
@@ -16,12 +19,12 @@ import dataclasses
 import functools
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..datatypes import ChatRequest, ModelInfo, ProviderStatus, content_text
+from ..datatypes import ChatRequest, ModelInfo, content_text
 from ..errors import InputError, PuterError
 from ..providers.base import Provider
 from ..providers.registry import PUTER, ProviderRegistry
@@ -33,13 +36,14 @@ from .fitting import DEFAULT_WINDOW, Windows
 from .image_codec import image_parts
 from .loop import LoopThread, default_loop
 from .media_models import refuse_blind_model
+from .provider_choice import ProviderChoice
 from .reply import Answering, Reply
 from .structured import StructuredReply, Wanted, honours_schemas, instructed
 
 DEFAULT_BUDGET = DEFAULT_WINDOW
 
 
-class Session:
+class Session(ProviderChoice):
     """Everything one notebook (or script) shares: see the module docstring."""
 
     def __init__(
@@ -69,86 +73,6 @@ class Session:
         self._lock = threading.RLock()
         self._listeners: list[Callable[[str], None]] = []
         self.answering = Answering(self.notify)
-
-    # --- provider and model -----------------------------------------------------------------------
-
-    @property
-    def provider(self) -> Provider:
-        """The active provider (created on first use)."""
-        with self._lock:
-            return self.registry.get(self.provider_name)
-
-    def use_provider(self, spec: str, *, key_env: str | None = None) -> Provider:
-        """Switch to "puter", a preset ("ollama", …), a named endpoint or a base URL; each keeps its model."""
-        with self._lock:
-            name = self.registry.resolve(spec, key_env=key_env)
-            provider = self.registry.get(name)  # fails (a missing key, say) before anything changes
-            if name != self.provider_name:
-                self._model_of[self.provider_name] = self.model
-                self.provider_name = name
-                self.model = self._model_of.get(name)
-        self.notify("provider")
-        return provider
-
-    def set_model(self, model: str | None) -> None:
-        self.model = model.strip() if model else None
-        self.notify("model")
-
-    def models(self, *, refresh: bool = False) -> list[ModelInfo]:
-        """The provider's models, fetched once and cached per provider."""
-        provider = self.provider
-        if refresh or _cache_key(provider) not in self._models:
-            self.remember_models(provider, self.loop.run(provider.models()))
-        return self._models[_cache_key(provider)]
-
-    def remember_models(self, provider: Provider, models: list[ModelInfo]) -> None:
-        """Cache a provider's model list (fetched here or elsewhere, e.g. by the panel) and tell the listeners."""
-        self._models[_cache_key(provider)] = models
-        self.notify("models")
-
-    def known_models(self, provider: str | None = None) -> list[ModelInfo] | None:
-        """The cached model list of a provider (the active one by default); None when never fetched."""
-        return self._models.get(_cache_key(self.registry.get(provider or self.provider_name)))
-
-    def model_info(self, model: str, provider: str | None = None) -> ModelInfo | None:
-        for info in self.known_models(provider) or ():
-            if info.matches(model):
-                return info
-        return None
-
-    # --- account ----------------------------------------------------------------------------------
-
-    def status(self) -> ProviderStatus:
-        return self.loop.run(self.provider.status())
-
-    def login(self, username: str, password: str, *, otp: Any = None) -> Any:
-        user = self.loop.run(self._puter().login(username, password, otp=otp))
-        self.notify("login")
-        return user
-
-    def login_guest(self) -> Any:
-        """Create a temporary Puter account and log in as it (where the server allows it)."""
-        user = self.loop.run(self._puter().login_guest())
-        self.notify("login")
-        return user
-
-    def use_token(self, token: str) -> Any:
-        user = self.loop.run(self._puter().use_token(token))
-        self.notify("login")
-        return user
-
-    def logout(self) -> None:
-        self.loop.run(self._puter().logout())
-        self.notify("login")
-
-    def usage(self) -> Any:
-        return self.loop.run(self._puter().usage())
-
-    def _puter(self) -> Any:
-        provider = self.provider
-        if not hasattr(provider, "login"):
-            raise InputError(f"the {provider.name} provider has no Puter account", hint="switch to Puter first")
-        return provider
 
     # --- conversations ----------------------------------------------------------------------------
 
@@ -352,10 +276,6 @@ def finished(reply: Reply) -> Any:
     return reply.value
 
 
-def _cache_key(provider: Provider) -> str:
-    return f"{provider.name}@{provider.origin}"
-
-
 _session: Session | None = None
 _session_lock = threading.Lock()
 
@@ -368,32 +288,3 @@ def session() -> Session:
             _session = Session()
             session_made(_session)
         return _session
-
-
-def chat(prompt: str, **options: Any) -> Any:
-    """Session.chat() on the shared session(): sends the active thread's history plus `prompt` (nothing but the
-    prompt with `history=False`), waits, keeps the turn, returns the Answer."""
-    return session().chat(prompt, **options)
-
-
-async def achat(prompt: str, **options: Any) -> Any:
-    """chat() for async code (a notebook's top-level await): the same request and Answer; the request runs on the
-    loop thread, never on the caller's loop."""
-    if options.get("tools"):
-        from .tool_ask import ask_with_tools
-
-        return (await ask_with_tools(session(), prompt, stream=False, **options)).answer()
-    return finished(await session().ask(prompt, stream=False, **options))
-
-
-def stream(prompt: str, **options: Any) -> Iterator[str]:
-    """chat()'s request, answered piece by piece: yields text as it arrives; the turn is kept when it ends.
-
-    Stopping early (break, Ctrl-C, `stop()`) keeps what arrived, flagged as interrupted; an error keeps nothing.
-    """
-    return iter(session().ask(prompt, **options))
-
-
-def astream(prompt: str, **options: Any) -> AsyncIterator[str]:
-    """stream() for async code: `async for piece in puter_magic.astream("…")`."""
-    return aiter(session().ask(prompt, **options))
