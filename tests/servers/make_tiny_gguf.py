@@ -19,6 +19,7 @@ import argparse
 import filecmp
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -70,24 +71,39 @@ def vocabulary() -> tuple[list[str], list[float], list[int]]:
     return tokens, scores, types
 
 
-def write_model(path: Path, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    tokens, scores, types = vocabulary()
-    n_vocab = len(tokens)
-    head_dim = N_EMBD // N_HEAD
+def rand(rng: np.random.Generator, *shape: int, scale: float = 0.02) -> np.ndarray:
+    return (rng.standard_normal(shape) * scale).astype(np.float32)
 
+
+def random_attention(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A layer's q/k/v/output weights, drawn in that order."""
+    return {name: rand(rng, N_EMBD, N_EMBD) for name in "qkvo"}
+
+
+def llama_writer(
+    path: Path,
+    name: str,
+    n_ctx: int,
+    vocab: tuple[list[str], list[float], list[int]],
+    template: str,
+    rope_freq_base: float | None = None,
+) -> gguf.GGUFWriter:
+    """A writer holding the tiny llama's hyperparameters and `vocab`'s tokenizer (tensors still to add)."""
+    tokens, scores, types = vocab
     writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_name(f"puter-magic tiny random llama (seed {seed})")
+    writer.add_name(name)
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)
-    writer.add_vocab_size(n_vocab)
-    writer.add_context_length(N_CTX)
+    writer.add_vocab_size(len(tokens))
+    writer.add_context_length(n_ctx)
     writer.add_embedding_length(N_EMBD)
     writer.add_block_count(N_LAYER)
     writer.add_feed_forward_length(N_FF)
     writer.add_head_count(N_HEAD)
     writer.add_head_count_kv(N_HEAD)
-    writer.add_rope_dimension_count(head_dim)
+    writer.add_rope_dimension_count(N_EMBD // N_HEAD)
     writer.add_layer_norm_rms_eps(1e-5)
+    if rope_freq_base is not None:
+        writer.add_rope_freq_base(rope_freq_base)
 
     writer.add_tokenizer_model("llama")
     writer.add_token_list(tokens)
@@ -99,38 +115,69 @@ def write_model(path: Path, seed: int) -> None:
     writer.add_add_bos_token(True)
     writer.add_add_eos_token(False)
     writer.add_add_space_prefix(False)
-    writer.add_chat_template(CHATML)
+    writer.add_chat_template(template)
+    return writer
 
-    def rand(*shape: int, scale: float = 0.02) -> np.ndarray:
-        return (rng.standard_normal(shape) * scale).astype(np.float32)
 
-    embd = rand(n_vocab, N_EMBD, scale=1.0)
-    embd[:, 0] = 20.0  # the constant that keeps the final hidden state positive in dimension 0
-    head = rand(n_vocab, N_EMBD, scale=1.0)
-    head[:, 0] = 0.0
-    suppressed = [i for i, kind in enumerate(types) if kind != gguf.TokenType.NORMAL]
-    head[suppressed, :] = 0.0
-    head[suppressed, 0] = -50.0
-
+def write_tensors(
+    writer: gguf.GGUFWriter,
+    rng: np.random.Generator,
+    embd: np.ndarray,
+    head: np.ndarray,
+    attention: Callable[[int], dict[str, np.ndarray]],
+) -> None:
+    """Add the tensors (each layer's `attention(layer)`, random feed-forward weights after it) and write the file."""
     writer.add_tensor("token_embd.weight", embd)
     writer.add_tensor("output_norm.weight", np.ones(N_EMBD, dtype=np.float32))
     writer.add_tensor("output.weight", head)
     for layer in range(N_LAYER):
         blk = f"blk.{layer}"
+        weights = attention(layer)
         writer.add_tensor(f"{blk}.attn_norm.weight", np.ones(N_EMBD, dtype=np.float32))
-        writer.add_tensor(f"{blk}.attn_q.weight", rand(N_EMBD, N_EMBD))
-        writer.add_tensor(f"{blk}.attn_k.weight", rand(N_EMBD, N_EMBD))
-        writer.add_tensor(f"{blk}.attn_v.weight", rand(N_EMBD, N_EMBD))
-        writer.add_tensor(f"{blk}.attn_output.weight", rand(N_EMBD, N_EMBD))
+        writer.add_tensor(f"{blk}.attn_q.weight", weights["q"])
+        writer.add_tensor(f"{blk}.attn_k.weight", weights["k"])
+        writer.add_tensor(f"{blk}.attn_v.weight", weights["v"])
+        writer.add_tensor(f"{blk}.attn_output.weight", weights["o"])
         writer.add_tensor(f"{blk}.ffn_norm.weight", np.ones(N_EMBD, dtype=np.float32))
-        writer.add_tensor(f"{blk}.ffn_gate.weight", rand(N_FF, N_EMBD))
-        writer.add_tensor(f"{blk}.ffn_up.weight", rand(N_FF, N_EMBD))
-        writer.add_tensor(f"{blk}.ffn_down.weight", rand(N_EMBD, N_FF))
+        writer.add_tensor(f"{blk}.ffn_gate.weight", rand(rng, N_FF, N_EMBD))
+        writer.add_tensor(f"{blk}.ffn_up.weight", rand(rng, N_FF, N_EMBD))
+        writer.add_tensor(f"{blk}.ffn_down.weight", rand(rng, N_EMBD, N_FF))
 
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
+
+
+def write_model(path: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    vocab = vocabulary()
+    name = f"puter-magic tiny random llama (seed {seed})"
+    writer = llama_writer(path, name, N_CTX, vocab, CHATML)
+    types = vocab[2]
+    n_vocab = len(types)
+
+    embd = rand(rng, n_vocab, N_EMBD, scale=1.0)
+    embd[:, 0] = 20.0  # the constant that keeps the final hidden state positive in dimension 0
+    head = rand(rng, n_vocab, N_EMBD, scale=1.0)
+    head[:, 0] = 0.0
+    suppressed = [i for i, kind in enumerate(types) if kind != gguf.TokenType.NORMAL]
+    head[suppressed, :] = 0.0
+    head[suppressed, 0] = -50.0
+    write_tensors(writer, rng, embd, head, lambda layer: random_attention(rng))
+
+
+def write_if_changed(out: Path, stem: str, seed: int, write: Callable[[Path, int], None], script: str) -> None:
+    """`write` OUT/STEM.gguf through a temporary file, replacing the old file only if its bytes differ."""
+    final = out / f"{stem}.gguf"
+    tmp = out / f".{stem}.gguf.tmp"
+    write(tmp, seed)
+    if final.exists() and filecmp.cmp(tmp, final, shallow=False):
+        tmp.unlink()
+        print(f"[{script}] {final} up to date")
+    else:
+        os.replace(tmp, final)
+        print(f"[{script}] wrote {final} ({final.stat().st_size} bytes, seed {seed})")
 
 
 def main() -> None:
@@ -139,15 +186,7 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for stem, seed in MODELS.items():
-        final = args.out / f"{stem}.gguf"
-        tmp = args.out / f".{stem}.gguf.tmp"
-        write_model(tmp, seed)
-        if final.exists() and filecmp.cmp(tmp, final, shallow=False):
-            tmp.unlink()
-            print(f"[make_tiny_gguf] {final} up to date")
-        else:
-            os.replace(tmp, final)
-            print(f"[make_tiny_gguf] wrote {final} ({final.stat().st_size} bytes, seed {seed})")
+        write_if_changed(args.out, stem, seed, write_model, "make_tiny_gguf")
 
 
 if __name__ == "__main__":

@@ -33,15 +33,13 @@ same seed, and a file whose bytes would not change is left alone). Keep it out o
 from __future__ import annotations
 
 import argparse
-import filecmp
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import make_tiny_gguf as base  # the sibling script: vocabulary and sizes
+import make_tiny_gguf as base  # the sibling script: vocabulary, sizes and the writer
 
 try:
     import gguf
@@ -164,7 +162,7 @@ def lm_head(rng: np.random.Generator, tokens: list[str], types: list[int]) -> np
 
 def attention_layer0(rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Layer 0's q/k/v/output weights: random, except heads 0 and 1, which raise TOOLS_SEEN and RESULT_SEEN."""
-    weights = {name: (rng.standard_normal((base.N_EMBD, base.N_EMBD)) * 0.02).astype(np.float32) for name in "qkvo"}
+    weights = base.random_attention(rng)
     head_dim = base.N_EMBD // base.N_HEAD
     for head, (marker, flag) in enumerate(((IS["<tools>"], TOOLS_SEEN), (IS["<tool_response>"], RESULT_SEEN))):
         # The last dimension of a head has RoPE's lowest frequency (in both layouts), so position barely matters.
@@ -183,56 +181,16 @@ def attention_layer0(rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 def write_model(path: Path, seed: int) -> None:
     rng = np.random.default_rng(seed)
-    tokens, scores, types = vocabulary()
-    n_embd, n_ff = base.N_EMBD, base.N_FF
-
-    writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_name(f"puter-magic tiny random llama that calls tools (seed {seed})")
-    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
-    writer.add_vocab_size(len(tokens))
-    writer.add_context_length(N_CTX)
-    writer.add_embedding_length(n_embd)
-    writer.add_block_count(base.N_LAYER)
-    writer.add_feed_forward_length(n_ff)
-    writer.add_head_count(base.N_HEAD)
-    writer.add_head_count_kv(base.N_HEAD)
-    writer.add_rope_dimension_count(n_embd // base.N_HEAD)
-    writer.add_layer_norm_rms_eps(1e-5)
-    writer.add_rope_freq_base(1e6)  # slow rotation: the marker heads look back thousands of tokens
-    writer.add_tokenizer_model("llama")
-    writer.add_token_list(tokens)
-    writer.add_token_scores(scores)
-    writer.add_token_types(types)
-    writer.add_unk_token_id(0)
-    writer.add_bos_token_id(1)
-    writer.add_eos_token_id(tokens.index("<|im_end|>"))
-    writer.add_add_bos_token(True)
-    writer.add_add_eos_token(False)
-    writer.add_add_space_prefix(False)
-    writer.add_chat_template(TEMPLATE)
-
-    def rand(*shape: int) -> np.ndarray:
-        return (rng.standard_normal(shape) * 0.02).astype(np.float32)
-
-    writer.add_tensor("token_embd.weight", embeddings(rng, tokens))
-    writer.add_tensor("output_norm.weight", np.ones(n_embd, dtype=np.float32))
-    writer.add_tensor("output.weight", lm_head(rng, tokens, types))
-    for layer in range(base.N_LAYER):
-        blk = f"blk.{layer}"
-        attention = attention_layer0(rng) if layer == 0 else {name: rand(n_embd, n_embd) for name in "qkvo"}
-        writer.add_tensor(f"{blk}.attn_norm.weight", np.ones(n_embd, dtype=np.float32))
-        writer.add_tensor(f"{blk}.attn_q.weight", attention["q"])
-        writer.add_tensor(f"{blk}.attn_k.weight", attention["k"])
-        writer.add_tensor(f"{blk}.attn_v.weight", attention["v"])
-        writer.add_tensor(f"{blk}.attn_output.weight", attention["o"])
-        writer.add_tensor(f"{blk}.ffn_norm.weight", np.ones(n_embd, dtype=np.float32))
-        writer.add_tensor(f"{blk}.ffn_gate.weight", rand(n_ff, n_embd))
-        writer.add_tensor(f"{blk}.ffn_up.weight", rand(n_ff, n_embd))
-        writer.add_tensor(f"{blk}.ffn_down.weight", rand(n_embd, n_ff))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    vocab = vocabulary()
+    tokens, _, types = vocab
+    name = f"puter-magic tiny random llama that calls tools (seed {seed})"
+    # slow rotation: the marker heads look back thousands of tokens
+    writer = base.llama_writer(path, name, N_CTX, vocab, TEMPLATE, rope_freq_base=1e6)
+    embd = embeddings(rng, tokens)
+    head = lm_head(rng, tokens, types)
+    base.write_tensors(
+        writer, rng, embd, head, lambda layer: attention_layer0(rng) if layer == 0 else base.random_attention(rng)
+    )
 
 
 def main() -> None:
@@ -241,15 +199,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    final = args.out / f"{STEM}.gguf"
-    tmp = args.out / f".{STEM}.gguf.tmp"
-    write_model(tmp, args.seed)
-    if final.exists() and filecmp.cmp(tmp, final, shallow=False):
-        tmp.unlink()
-        print(f"[make_tiny_tools_gguf] {final} up to date")
-    else:
-        os.replace(tmp, final)
-        print(f"[make_tiny_tools_gguf] wrote {final} ({final.stat().st_size} bytes, seed {args.seed})")
+    base.write_if_changed(args.out, STEM, args.seed, write_model, "make_tiny_tools_gguf")
 
 
 if __name__ == "__main__":
