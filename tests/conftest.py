@@ -123,6 +123,34 @@ def session(puter_settings):
 
 
 @pytest.fixture
+def loop():
+    """A LoopThread of its own for one test (closed afterwards, after the fixtures that use it)."""
+    from puter_magic.core.loop import LoopThread
+
+    thread = LoopThread("test-loop")
+    yield thread
+    thread.close()
+
+
+@pytest.fixture
+def puter_proxy(puter_settings, loop):
+    """The proxy in front of a Session of its own on the local Puter server (see tests/proxies.py)."""
+    from proxies import running_proxy
+
+    with running_proxy(puter_settings, loop) as proxy:
+        yield proxy
+
+
+@pytest.fixture
+def memory_proxy(memory_session):
+    """The proxy in front of `memory_session` (the in-memory provider)."""
+    from puter_magic.server.serve import start
+
+    with start(memory_session) as proxy:
+        yield proxy
+
+
+@pytest.fixture
 def magics(shell, session):
     """PuterMagics on `session`, registered in the shell for one test."""
     from puter_magic.notebook.magics import PuterMagics, unload

@@ -13,16 +13,6 @@ import httpx
 import pytest
 from cline_clients import CLIENTS, TURNS, enqueue_turns, fixture, node_clients_installed, run_clients
 
-from puter_magic.core.loop import LoopThread
-from puter_magic.core.sessions import Session
-from puter_magic.server.serve import start
-
-
-@pytest.fixture
-def memory_proxy(memory_session):
-    with start(memory_session) as proxy:
-        yield proxy
-
 
 def read_as_cline(proxy, request: dict) -> dict:
     """Send a captured request as captured and read its stream the way Cline's handlers do."""
@@ -74,18 +64,6 @@ def test_clines_captured_requests_replayed_give_every_field_cline_reads(memory_p
     if turn == 1:
         assistant, result = sent.messages[2:]
         assert [c.id for c in assistant.tool_calls] == ["call_1"] and result.tool_call_id == "call_1"
-
-
-@pytest.fixture
-def puter_proxy(puter_settings):
-    loop = LoopThread("cline-puter-loop")
-    session = Session(puter_settings, loop=loop)
-    try:
-        with start(session) as proxy:
-            yield proxy
-    finally:
-        session.close()
-        loop.close()
 
 
 @pytest.mark.parametrize("client", CLIENTS)

@@ -16,11 +16,9 @@ import openai
 import pytest
 from IPython.core.error import UsageError
 
-from puter_magic.core.loop import LoopThread
 from puter_magic.core.sessions import Session
 from puter_magic.notebook.magics import PuterMagics, unload
 from puter_magic.providers import openai_wire
-from puter_magic.server.serve import start
 from puter_magic.testing.media import png_image
 from puter_magic.testing.openai_server import LocalOpenAI
 
@@ -126,18 +124,6 @@ def test_a_figure_reaches_the_local_openai_server_as_an_image_url_part_with_a_pn
 
 
 # --- through the proxy --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def puter_proxy(puter_settings):
-    loop = LoopThread("proxy-images-loop")
-    session = Session(puter_settings, loop=loop)
-    try:
-        with start(session) as proxy:
-            yield proxy
-    finally:
-        session.close()
-        loop.close()
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -19,7 +19,6 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from puter_magic.config import Settings, state_dir
-from puter_magic.core.loop import LoopThread
 from puter_magic.core.sessions import Session
 from puter_magic.errors import InputError
 from puter_magic.redact import redact
@@ -28,13 +27,6 @@ from puter_magic.server.serve import RemoteBindWarning, check_host, start
 from puter_magic.testing import Fault
 
 HELLO = [{"role": "user", "content": "hello"}]
-
-
-@pytest.fixture
-def loop():
-    thread = LoopThread("proxy-test-loop")
-    yield thread
-    thread.close()
 
 
 @pytest.fixture

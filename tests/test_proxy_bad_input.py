@@ -7,16 +7,13 @@ from __future__ import annotations
 import json
 
 import httpx
-import openai
 import pytest
+from proxies import running_proxy, sdk
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from puter_magic.core.loop import LoopThread
-from puter_magic.core.sessions import Session
-from puter_magic.server.serve import start
 from puter_magic.testing.runner import serve
 
 EMOJI = "\U0001f600"
@@ -52,41 +49,17 @@ def splitting_upstream(received: list[bytes]) -> Starlette:
 
 
 @pytest.fixture
-def loop():
-    thread = LoopThread("bad-input-loop")
-    yield thread
-    thread.close()
-
-
-@pytest.fixture
 def received():
     return []
 
 
 @pytest.fixture
 def split_proxy(puter_settings, loop, received):
-    with serve(splitting_upstream(received)) as upstream:
-        session = Session(puter_settings, loop=loop)
-        session.use_provider(f"{upstream.origin}/v1")
-        try:
-            with start(session) as proxy:
-                yield proxy
-        finally:
-            session.close()
-
-
-@pytest.fixture
-def puter_proxy(puter_settings, loop):
-    session = Session(puter_settings, loop=loop)
-    try:
-        with start(session) as proxy:
-            yield proxy
-    finally:
-        session.close()
-
-
-def sdk(proxy) -> openai.OpenAI:
-    return openai.OpenAI(base_url=proxy.url + "/v1", api_key=proxy.key, max_retries=0, timeout=10)
+    with (
+        serve(splitting_upstream(received)) as upstream,
+        running_proxy(puter_settings, loop, f"{upstream.origin}/v1") as proxy,
+    ):
+        yield proxy
 
 
 def post_raw(proxy, raw: bytes) -> httpx.Response:

@@ -9,26 +9,16 @@ import json
 
 import openai
 import pytest
+from proxies import running_proxy
 from tool_requests import WEATHER
-
-from puter_magic.core.loop import LoopThread
-from puter_magic.core.sessions import Session
-from puter_magic.server.serve import start
 
 ASK = {"role": "user", "content": "Weather in Paris?"}
 
 
 @pytest.fixture
-def proxy(puter_settings, llama_tools_server):
-    loop = LoopThread("proxy-llama-tools-loop")
-    session = Session(puter_settings, loop=loop)
-    session.use_provider(llama_tools_server.base_url)
-    try:
-        with start(session) as running:
-            yield running
-    finally:
-        session.close()
-        loop.close()
+def proxy(puter_settings, loop, llama_tools_server):
+    with running_proxy(puter_settings, loop, llama_tools_server.base_url) as running:
+        yield running
 
 
 def streamed(client: openai.OpenAI, **options) -> tuple[dict, str | None]:

@@ -14,12 +14,10 @@ import json
 import httpx
 import openai
 import pytest
+from proxies import chat_calls, sdk
 
-from puter_magic.core.loop import LoopThread
-from puter_magic.core.sessions import Session
 from puter_magic.datatypes import ReasoningDelta, Usage
 from puter_magic.errors import ServerError, StreamFailed
-from puter_magic.server.serve import start
 from puter_magic.testing.media import png_image
 from puter_magic.testing.scripted import ScriptedCall, ScriptedReply
 
@@ -42,32 +40,6 @@ TEXT_EVENTS = [
     "response.output_item.done",
     "response.completed",
 ]
-
-
-@pytest.fixture
-def puter_proxy(puter_settings):
-    loop = LoopThread("proxy-responses-loop")
-    session = Session(puter_settings, loop=loop)
-    try:
-        with start(session) as proxy:
-            yield proxy
-    finally:
-        session.close()
-        loop.close()
-
-
-@pytest.fixture
-def memory_proxy(memory_session):
-    with start(memory_session) as proxy:
-        yield proxy
-
-
-def sdk(proxy) -> openai.OpenAI:
-    return openai.OpenAI(base_url=proxy.url + "/v1", api_key=proxy.key, max_retries=0, timeout=10)
-
-
-def chat_calls(puter_server) -> list[dict]:
-    return [r.body["args"] for r in puter_server.state.requests if r.path == "/drivers/call"]
 
 
 def squeezed(types: list[str]) -> list[str]:

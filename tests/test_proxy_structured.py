@@ -13,10 +13,7 @@ import json
 
 import openai
 import pytest
-
-from puter_magic.core.loop import LoopThread
-from puter_magic.core.sessions import Session
-from puter_magic.server.serve import start
+from proxies import chat_calls, sdk
 
 ADA = {"name": "Ada Lovelace", "age": 36}
 PROSE = "Ada Lovelace was an English mathematician; she died at 36."
@@ -28,32 +25,6 @@ SCHEMA = {
 }
 JSON_SCHEMA = {"type": "json_schema", "json_schema": {"name": "person", "schema": SCHEMA}}
 QUESTION = [{"role": "user", "content": "Who is Ada?"}]
-
-
-@pytest.fixture
-def puter_proxy(puter_settings):
-    loop = LoopThread("proxy-structured-loop")
-    session = Session(puter_settings, loop=loop)
-    try:
-        with start(session) as proxy:
-            yield proxy
-    finally:
-        session.close()
-        loop.close()
-
-
-@pytest.fixture
-def memory_proxy(memory_session):
-    with start(memory_session) as proxy:
-        yield proxy
-
-
-def sdk(proxy) -> openai.OpenAI:
-    return openai.OpenAI(base_url=proxy.url + "/v1", api_key=proxy.key, max_retries=0, timeout=10)
-
-
-def chat_calls(puter_server) -> list[dict]:
-    return [r.body["args"] for r in puter_server.state.requests if r.path == "/drivers/call"]
 
 
 def ask(proxy, stream: bool, response_format=JSON_SCHEMA) -> str:

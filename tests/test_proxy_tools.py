@@ -12,6 +12,7 @@ import json
 import httpx
 import openai
 import pytest
+from proxies import chat_calls, running_proxy, sdk
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -19,42 +20,11 @@ from starlette.routing import Route
 from tool_requests import WEATHER
 
 from puter_magic.config import Settings
-from puter_magic.core.loop import LoopThread
-from puter_magic.core.sessions import Session
-from puter_magic.server.serve import start
 from puter_magic.testing.runner import serve
 
 QUESTION = {"role": "user", "content": "What is the weather in Paris? Use the get_weather tool."}
 ARGUMENTS = '{"city": "Paris"}'
 RESULT = '{"temp_c": 18, "sky": "cloudy"}'
-
-
-@pytest.fixture
-def loop():
-    thread = LoopThread("proxy-tools-loop")
-    yield thread
-    thread.close()
-
-
-def proxied(settings: Settings, loop: LoopThread, openai_base: str | None = None):
-    session = Session(settings, loop=loop)
-    if openai_base:
-        session.use_provider(openai_base)
-    return session
-
-
-@pytest.fixture
-def puter_proxy(puter_settings, loop):
-    session = proxied(puter_settings, loop)
-    try:
-        with start(session) as proxy:
-            yield proxy
-    finally:
-        session.close()
-
-
-def sdk(proxy, base: str = "/v1") -> openai.OpenAI:
-    return openai.OpenAI(base_url=proxy.url + base, api_key=proxy.key, max_retries=0, timeout=10)
 
 
 def ask(client: openai.OpenAI, stream: bool, **options):
@@ -81,10 +51,6 @@ def ask(client: openai.OpenAI, stream: bool, **options):
     if calls:
         message["tool_calls"] = [calls[index] for index in sorted(calls)]
     return message, reason, usage
-
-
-def chat_calls(puter_server) -> list[dict]:
-    return [r.body["args"] for r in puter_server.state.requests if r.path == "/drivers/call"]
 
 
 # --- the local Puter server: what reaches "Puter" -------------------------------------------------------------
@@ -216,12 +182,8 @@ def tool_calling_puter(loop):
     received: list[dict] = []
     with serve(puter_calling_tools(received)) as upstream:
         settings = Settings(api_origin=upstream.origin, token="scripted-token", rate_limit=None, max_concurrent=None)
-        session = proxied(settings, loop)
-        try:
-            with start(session) as proxy:
-                yield proxy, received
-        finally:
-            session.close()
+        with running_proxy(settings, loop) as proxy:
+            yield proxy, received
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -289,13 +251,11 @@ def openai_calling_tools(received: list[dict]) -> Starlette:
 @pytest.fixture
 def tool_calling_openai_server(puter_settings, loop):
     received: list[dict] = []
-    with serve(openai_calling_tools(received)) as upstream:
-        session = proxied(puter_settings, loop, f"{upstream.origin}/v1")
-        try:
-            with start(session) as proxy:
-                yield proxy, received
-        finally:
-            session.close()
+    with (
+        serve(openai_calling_tools(received)) as upstream,
+        running_proxy(puter_settings, loop, f"{upstream.origin}/v1") as proxy,
+    ):
+        yield proxy, received
 
 
 @pytest.mark.parametrize("stream", [False, True])

@@ -11,6 +11,7 @@ import json
 import pytest
 from cells import run
 from IPython.core.error import UsageError
+from proxies import chat_calls
 
 from puter_magic.core.sessions import Session
 from puter_magic.notebook.magics import PuterMagics, unload
@@ -49,10 +50,6 @@ def puter_magics(request, shell, puter_settings, puter_server):
         unload(shell)
         sess.close()
         puter_server.reset()
-
-
-def chat_calls(puter_server) -> list[dict]:
-    return [r.body["args"] for r in puter_server.state.requests if r.path == "/drivers/call"]
 
 
 def export(session: Session) -> bytes:
