@@ -7,7 +7,7 @@ import re
 
 from cells import run
 
-from puter_magic.notebook.magics import cell_options
+from puter_magic.notebook.cell_options import cell_options
 
 
 def option_lines(text: str) -> dict[str, str]:

@@ -30,6 +30,8 @@ AT_LOAD = {
     "puter_magic.errors",
     "puter_magic.notebook",
     "puter_magic.notebook.awaiting",
+    "puter_magic.notebook.cell_options",
+    "puter_magic.notebook.magic_settings",
     "puter_magic.notebook.magics",
     "puter_magic.redact",
     "puter_magic.widgets",
