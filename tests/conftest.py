@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -120,6 +121,21 @@ def session(puter_settings):
     sess = Session(puter_settings)
     yield sess
     sess.close()
+
+
+@pytest.fixture
+def notebook_env(puter_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment a kernel this test starts inherits: the local Puter server, no pacing, its own IPython
+    folder (and, from isolated_home, its own PUTER_MAGIC_HOME)."""
+    for name, value in {
+        "PUTER_API_ORIGIN": puter_server.api_origin,
+        "PUTER_GUI_ORIGIN": puter_server.gui_origin,
+        "PUTER_TOKEN": puter_server.token,
+        "PUTER_RATE_LIMIT": "off",
+        "IPYTHONDIR": str(tmp_path / "ipython"),
+        "JUPYTER_PLATFORM_DIRS": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture

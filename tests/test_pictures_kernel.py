@@ -24,17 +24,8 @@ CELLS = [
 ]
 
 
-def test_a_figure_a_drawing_and_a_voice_in_a_real_kernel(puter_server, tmp_path, monkeypatch):
-    for name, value in {
-        "PUTER_API_ORIGIN": puter_server.api_origin,
-        "PUTER_GUI_ORIGIN": puter_server.gui_origin,
-        "PUTER_TOKEN": puter_server.token,
-        "PUTER_RATE_LIMIT": "off",
-        "IPYTHONDIR": str(tmp_path / "ipython"),
-        "JUPYTER_PLATFORM_DIRS": "1",
-        "MPLBACKEND": "Agg",
-    }.items():
-        monkeypatch.setenv(name, value)
+def test_a_figure_a_drawing_and_a_voice_in_a_real_kernel(puter_server, tmp_path, notebook_env, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in CELLS])
     client = NotebookClient(
         notebook, timeout=90, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}

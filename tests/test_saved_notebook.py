@@ -19,16 +19,7 @@ CELLS = [
 ]
 
 
-def test_a_saved_notebook_and_its_export_never_hold_the_token(puter_server, tmp_path, monkeypatch):
-    for name, value in {
-        "PUTER_API_ORIGIN": puter_server.api_origin,
-        "PUTER_GUI_ORIGIN": puter_server.gui_origin,
-        "PUTER_TOKEN": puter_server.token,
-        "PUTER_RATE_LIMIT": "off",
-        "IPYTHONDIR": str(tmp_path / "ipython"),
-        "JUPYTER_PLATFORM_DIRS": "1",
-    }.items():
-        monkeypatch.setenv(name, value)
+def test_a_saved_notebook_and_its_export_never_hold_the_token(puter_server, tmp_path, notebook_env):
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in CELLS])
     NotebookClient(
         notebook, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}

@@ -215,18 +215,11 @@ def test_puter_magic_chat_shows_no_token_even_at_debug_level(name, puter_server,
     assert leaks(result.stdout + result.stderr, puter_server.token) == []
 
 
-def test_a_saved_notebook_shows_no_secret_from_any_error(puter_server, leaky_openai, tmp_path, monkeypatch):
-    for name, value in {
-        "PUTER_API_ORIGIN": puter_server.api_origin,
-        "PUTER_GUI_ORIGIN": puter_server.gui_origin,
-        "PUTER_TOKEN": puter_server.token,
-        "PUTER_RATE_LIMIT": "off",
-        "PUTER_LOG_LEVEL": "debug",
-        KEY_VARIABLE: OPENAI_KEY,
-        "IPYTHONDIR": str(tmp_path / "ipython"),
-        "JUPYTER_PLATFORM_DIRS": "1",
-    }.items():
-        monkeypatch.setenv(name, value)
+def test_a_saved_notebook_shows_no_secret_from_any_error(
+    puter_server, leaky_openai, tmp_path, notebook_env, monkeypatch
+):
+    monkeypatch.setenv("PUTER_LOG_LEVEL", "debug")
+    monkeypatch.setenv(KEY_VARIABLE, OPENAI_KEY)
     faults = puter_faults(puter_server.token)
     steps: list[tuple[str, Callable[[], None] | None]] = [
         ("%load_ext puter_magic", None),
