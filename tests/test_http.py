@@ -9,6 +9,7 @@ import time
 
 import httpx
 import pytest
+from mock_transport import FAST, scripted
 
 from puter_magic.errors import (
     APIError,
@@ -27,8 +28,6 @@ from puter_magic.wire.transport import Policy, make_client
 
 pytestmark = pytest.mark.anyio
 
-FAST = Backoff(base=0.001, cap=0.002, max_wait=1.0)
-
 
 CODES: dict[str, type[APIError]] = {"token_missing": NotLoggedIn, "token_auth_failed": TokenRejected}
 
@@ -38,21 +37,6 @@ def error_for(status: int, body, retry_after: float | None):
     message = body.get("message", "") if isinstance(body, dict) else body
     code = body.get("code") if isinstance(body, dict) else None
     return status_error(status, message, code=code, body=body, retry_after=retry_after, by_code=CODES)
-
-
-def scripted(*answers):
-    """A MockTransport handler answering from a script; records every request."""
-    seen: list[httpx.Request] = []
-    script = list(answers)
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        answer = script.pop(0) if len(script) > 1 else script[0]
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    return handler, seen
 
 
 async def fetch(handler, policy=None, url="https://api.puter.com/x"):

@@ -7,6 +7,7 @@ import asyncio
 
 import httpx
 import pytest
+from mock_transport import FAST, scripted
 
 from puter_magic.errors import (
     BadRequest,
@@ -25,28 +26,12 @@ from puter_magic.wire.transport import Policy, make_client
 
 pytestmark = pytest.mark.anyio
 
-FAST = Backoff(base=0.001, cap=0.002, max_wait=1.0)
 SLOW = Backoff(base=30.0, cap=30.0, max_wait=60.0)
 
 
 def error_for(status, body, retry_after):
     message = body.get("message", "") if isinstance(body, dict) else body
     return status_error(status, message, body=body, retry_after=retry_after)
-
-
-def scripted(*answers):
-    """A MockTransport handler answering from a script (the last answer repeats); records every request."""
-    seen: list[httpx.Request] = []
-    script = list(answers)
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        answer = script.pop(0) if len(script) > 1 else script[0]
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    return handler, seen
 
 
 def client_for(handler, policy):
