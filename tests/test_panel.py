@@ -25,7 +25,8 @@ from puter_magic.testing import MICRO_CENTS_PER_USD, Fault
 from puter_magic.testing.memory import MEMORY, MemoryProvider
 from puter_magic.testing.openai_server import LocalOpenAI
 from puter_magic.widgets.login import HIDDEN
-from puter_magic.widgets.panel import CUSTOM, NOT_LISTED, Panel, panel
+from puter_magic.widgets.panel import Panel, panel
+from puter_magic.widgets.panel_sync import CUSTOM, NOT_LISTED
 from puter_magic.widgets.text import Badge, badge_for, count_text, short_reason
 
 WAIT = 10.0

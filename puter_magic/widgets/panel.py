@@ -7,7 +7,8 @@ says), the model's window and the thread's share of it, status badge, login, thr
 The panel and the magics share one Session, so a change made in either shows in the other: the panel listens
 with `session.on_change` and acts through the session's own methods. Widget callbacks run on the kernel's
 shell thread and return at once; network work (Fetch, the status check, login) runs on the session's loop
-thread, and its results reach the widgets by trait assignment (see widgets/jobs.py).
+thread, and its results reach the widgets by trait assignment (see widgets/jobs.py). Here the widgets are made and
+wired; widgets/panel_sync.py brings them up to date with the session.
 
 Stop ends the answer being streamed, or a --map batch (`Session.stop()`), and the panel's own work. The click
 reaches a running %%puter cell because such cells run as coroutines where the kernel allows it (ipykernel ≥ 7.4,
@@ -25,32 +26,15 @@ import ipywidgets as widgets  # type: ignore[import-untyped]
 from IPython import get_ipython
 
 from ..core.sessions import Session, session
-from ..datatypes import ProviderStatus
 from ..errors import PuterError
-from ..providers.base import Provider
-from ..providers.registry import PUTER
 from ..redact import redact
 from .jobs import Jobs, Quiet, done_future
 from .kernel import stop_reaches_answers
 from .login import HIDDEN, SHOWN, LoginBox
-from .text import (
-    CHECKING,
-    LOW_CREDIT_USD,
-    STOP_TIP,
-    STOP_TIP_OLD_KERNEL,
-    badge_for,
-    count_text,
-    error_badge,
-    message_html,
-    modalities_html,
-    provider_label,
-    stop_message,
-)
+from .panel_sync import CUSTOM, PanelSync
+from .text import CHECKING, LOW_CREDIT_USD, STOP_TIP, STOP_TIP_OLD_KERNEL, message_html, stop_message
 from .threads import ConversationBox
 from .window_bar import WindowBar
-
-CUSTOM = "\N{HORIZONTAL ELLIPSIS}custom"  # the provider selector's "custom base URL" entry
-NOT_LISTED = "not in the list"
 
 
 def panel(session_: Session | None = None, *, low_credit: float = LOW_CREDIT_USD) -> Panel:
@@ -58,7 +42,7 @@ def panel(session_: Session | None = None, *, low_credit: float = LOW_CREDIT_USD
     return Panel(session_, low_credit=low_credit)
 
 
-class Panel(widgets.VBox):
+class Panel(widgets.VBox, PanelSync):
     """ipywidgets panel bound to a Session. `fetch()`, `refresh()` return futures; `wait()` waits for all work."""
 
     def __init__(self, session_: Session | None = None, *, low_credit: float = LOW_CREDIT_USD, **kwargs: Any) -> None:
@@ -233,79 +217,6 @@ class Panel(widgets.VBox):
             self._sync_models()
         self._conversation.sync()  # threads and turn counts, and the temperature (it has no topic of its own)
         self._window.sync()  # after an answer, a model, provider, thread or window setting
-
-    # --- work on the loop thread ----------------------------------------------------------------------
-
-    async def _fetch_models(self, provider: Provider) -> None:
-        try:
-            models = await provider.models()
-        except PuterError as error:
-            self.say(f"Fetch failed: {error.one_line()}", "error")
-            return
-        self._session.remember_models(provider, models)  # notifies "models": the combobox takes the list
-        self.say(f"Fetched {count_text(len(models))} from {provider.name}.", "ok")
-
-    def _fetching(self, busy: bool) -> None:
-        self._fetch.disabled, self._fetch.description = busy, "Fetching…" if busy else "Fetch"
-
-    async def _check(self, provider: Provider) -> None:
-        try:
-            status = await provider.status()
-        except PuterError as error:
-            status = ProviderStatus(provider.name, provider.origin, reachable=False, error=error.one_line())
-        if provider.name != self._session.provider_name:
-            return  # the provider changed meanwhile; its own check is on the way
-        badge = badge_for(status, low_credit=self._low_credit)
-        self._badge.value = badge.html()
-        self._badge.tooltip = redact(badge.detail) or None
-        self._login.show(puter=provider.name == PUTER, connected=status.user is not None)
-
-    # --- from the session into the widgets -----------------------------------------------------------
-
-    def _active_provider(self) -> Provider | None:
-        try:
-            return self._session.provider
-        except PuterError as error:
-            self._badge.value = error_badge(error.one_line()).html()
-            self.say(error.one_line(), "error")
-            return None
-
-    def _use(self, spec: str) -> bool:
-        try:
-            provider = self._session.use_provider(spec)  # notifies "provider": the widgets follow
-        except PuterError as error:
-            # Show where the session is now (Session.use_provider may already have switched before failing).
-            self._sync_models()
-            self.refresh()
-            self.say(error.one_line(), "error")
-            return False
-        self.say(f"Provider {provider.name} ({provider.origin}) is active.", "info")
-        return True
-
-    def _sync_provider(self) -> None:
-        options = [(provider_label(e.name, e.base_url), e.name) for e in self._session.registry.endpoints()]
-        options.append(("Custom base URL…", CUSTOM))
-        with self._quiet:
-            if tuple(self._provider.options) != tuple(options):
-                self._provider.options = options
-            self._provider.value = self._session.provider_name
-        if self._session.provider_name != PUTER:
-            self._login.layout.display = HIDDEN  # no Puter account here; the status check shows it for Puter
-
-    def _sync_models(self) -> None:
-        try:
-            known = self._session.known_models()
-        except PuterError:  # the active provider cannot be created (a key variable is missing): no list
-            known = None
-        model = self._session.model or ""
-        with self._quiet:
-            self._model.options = tuple(sorted(m.id for m in known)) if known is not None else ()
-            self._model.value = model
-        self._count.value = count_text(len(known)) if known is not None else ""
-        info = next((m for m in known or () if model and m.matches(model)), None)
-        listed = known is None or not model or info is not None
-        self._note.value = "" if listed else f'<span style="color:#b45309">{NOT_LISTED}</span>'
-        self._reads.value = modalities_html(info)
 
 
 def _width(width: str) -> widgets.Layout:
