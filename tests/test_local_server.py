@@ -73,34 +73,48 @@ def recorded_login(**user: Any) -> dict[str, Any]:
     return {"proceed": True, "next_step": "complete", "token": "<TOKEN>", "user": fields | user}
 
 
-RECORDED_02_WHOAMI = {
-    "username": "admin",
-    "uuid": "<UUID>",
-    "email": None,
-    "unconfirmed_email": None,
-    "email_confirmed": True,
-    "requires_email_confirmation": False,
-    "requires_phone_verification": False,
-    "requires_card_verification": False,
-    "desktop_bg_url": None,
-    "desktop_bg_color": None,
-    "desktop_bg_fit": None,
-    "is_temp": False,
-    "is_user_token": True,
-    "referral_code": None,
-    "oidc_only": False,
-    "taskbar_items": recorded_taskbar(icon=False),
-    "otp": False,
-    "feature_flags": {},
-    "created_ts": 1795251861,
-    "human_readable_age": "3 minutes ago",
-    "metadata": {},
-    "hasDevAccountAccess": False,
-    "directories": {
-        f"/admin/{name}": "<UUID>" for name in ("Desktop", "AppData", "Documents", "Pictures", "Videos", "Trash")
-    },
-    "last_activity_ts": 1795251861,  # cut from recording 02; present in 75, 76, 78 of puter-recorded-2.md
-}
+def recorded_whoami(username: str, email: str | None, **fields: Any) -> dict[str, Any]:
+    """Recordings 75, 76, 78 of puter-recorded-2.md, and 02 with its own times (their placeholders; the timestamps
+    and age are compared by type only)."""
+    body = {
+        "username": username,
+        "uuid": "<UUID>",
+        "email": email,
+        "unconfirmed_email": email,
+        "email_confirmed": True,
+        "requires_email_confirmation": False,
+        "requires_phone_verification": False,
+        "requires_card_verification": False,
+        "desktop_bg_url": None,
+        "desktop_bg_color": None,
+        "desktop_bg_fit": None,
+        "is_temp": False,
+        "is_user_token": True,
+        "referral_code": None,
+        "oidc_only": False,
+        "taskbar_items": recorded_taskbar(icon=False),
+        "otp": False,
+        "feature_flags": {},
+        "created_ts": 1795954650,
+        "human_readable_age": "7 minutes ago",
+        "metadata": {},
+        "hasDevAccountAccess": False,
+        "directories": {
+            f"/{username}/{name}": "<UUID>"
+            for name in ("Desktop", "AppData", "Documents", "Pictures", "Videos", "Trash")
+        },
+        "last_activity_ts": 1795954845,
+    }
+    return body | fields
+
+
+RECORDED_02_WHOAMI = recorded_whoami(
+    "admin",
+    None,
+    created_ts=1795251861,
+    human_readable_age="3 minutes ago",
+    last_activity_ts=1795251861,  # cut from recording 02; present in 75, 76, 78 of puter-recorded-2.md
+)
 
 
 def recorded_chat(model: str = "fake", input_tokens: int = 0, output_tokens: int = 1) -> dict[str, Any]:

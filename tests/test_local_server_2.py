@@ -24,7 +24,7 @@ from test_local_server import (
     err,
     json_of,
     ndjson_lines,
-    recorded_taskbar,
+    recorded_whoami,
 )
 
 from puter_magic.testing import LocalPuter
@@ -36,40 +36,6 @@ NOT_FOUND = err("Not Found", "not_found")
 CONFIRM_FIRST = err("Please confirm your email to continue", "email_confirmation_required")
 TOO_MANY = err("Too many requests.", "too_many_requests")
 NOT_FOUND_ETAG = 'W/"3e-Wmr/oPgGEnNUYn+/idpDF6s16dc"'  # recordings 51, 55, 86-88: the body is always the same
-
-
-def recorded_whoami(username: str, email: str | None, **fields: Any) -> dict[str, Any]:
-    """Recordings 75, 76, 78 (their placeholders; the timestamps and age are compared by type only)."""
-    body = {
-        "username": username,
-        "uuid": "<UUID>",
-        "email": email,
-        "unconfirmed_email": email,
-        "email_confirmed": True,
-        "requires_email_confirmation": False,
-        "requires_phone_verification": False,
-        "requires_card_verification": False,
-        "desktop_bg_url": None,
-        "desktop_bg_color": None,
-        "desktop_bg_fit": None,
-        "is_temp": False,
-        "is_user_token": True,
-        "referral_code": None,
-        "oidc_only": False,
-        "taskbar_items": recorded_taskbar(icon=False),
-        "otp": False,
-        "feature_flags": {},
-        "created_ts": 1795954650,
-        "human_readable_age": "7 minutes ago",
-        "metadata": {},
-        "hasDevAccountAccess": False,
-        "directories": {
-            f"/{username}/{name}": "<UUID>"
-            for name in ("Desktop", "AppData", "Documents", "Pictures", "Videos", "Trash")
-        },
-        "last_activity_ts": 1795954845,
-    }
-    return body | fields
 
 
 TIMES = frozenset({"created_ts", "human_readable_age", "last_activity_ts"})
