@@ -9,7 +9,7 @@
 
 `Conversations.to_markdown()`, `save()` and `load()` are built on these; the JSON data is `conversation_json`'s.
 
-Images of prompts: thumbnails in `%puter history`, files beside a save (`core/image_store.py`).
+Images of prompts: thumbnails in the history listing, files beside a save (`core/image_store.py`).
 
 Pure: standard library, `puter_magic.errors` and `puter_magic.core` (threads, image_codec, image_store) only.
 """
