@@ -46,8 +46,6 @@ from typing import Any
 
 from .redact import redact, redact_data
 
-# A hint names commands in the words of the surface where it is read: it writes `{puter} login`, and one_line()
-# renders `%puter login` in a notebook, `puter-magic login` in a terminal.
 SURFACES: dict[str, dict[str, str]] = {
     "notebook": {"{puter}": "%puter", "{key-env}": "%puter provider URL --key-env VAR"},
     "cli": {"{puter}": "puter-magic", "{key-env}": "puter-magic chat --provider URL --key-env VAR"},
@@ -55,7 +53,8 @@ SURFACES: dict[str, dict[str, str]] = {
 
 
 def spell(text: str, surface: str = "notebook") -> str:
-    """`text` with its command placeholders written for `surface` ("notebook" or "cli")."""
+    """`text` with its command placeholders written for `surface` ("notebook" or "cli"): a hint writes `{puter} login`,
+    read as `%puter login` in a notebook and `puter-magic login` in a terminal."""
     for placeholder, words in SURFACES[surface].items():
         text = text.replace(placeholder, words)
     return text
@@ -234,8 +233,8 @@ class RateLimited(APIError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
-        if "hint" not in kwargs or kwargs["hint"] is None:
-            self.hint = f"wait {seconds(retry_after)} and try again" if retry_after else "wait a little and try again"
+        if kwargs.get("hint") is None:
+            self.hint = f"wait {seconds(retry_after) if retry_after else 'a little'} and try again"
 
 
 class BadRequest(APIError):
