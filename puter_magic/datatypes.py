@@ -140,15 +140,19 @@ class ChatRequest:
 
     def __post_init__(self) -> None:
         """Numbers a server could not be sent are refused here, where every surface builds its requests."""
-        for name in ("temperature", "top_p", "frequency_penalty", "presence_penalty"):
-            value = getattr(self, name)
-            if value is not None and (_not_a_number(value) or not math.isfinite(value)):
-                raise InputError(f"{name} must be a finite number, not {value!r}", hint=_RANGES[name])
-        if self.max_tokens is not None and (type(self.max_tokens) is not int or self.max_tokens < 1):
-            raise InputError(
-                f"max_tokens must be a whole number of at least 1, not {self.max_tokens!r}",
-                hint="leave it out for no limit",
-            )
+        check_numbers(**{name: getattr(self, name) for name in (*_RANGES, "max_tokens")})
+
+
+def check_numbers(*, max_tokens: Any = None, **floats: Any) -> None:
+    """ChatRequest's check of its numbers, for a caller that reads them before it builds one (to trim a thread to
+    the room `max_tokens` leaves): NaN and infinities, and max_tokens below 1, are one-line InputErrors."""
+    for name, value in floats.items():
+        if value is not None and (_not_a_number(value) or not math.isfinite(value)):
+            raise InputError(f"{name} must be a finite number, not {value!r}", hint=_RANGES[name])
+    if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):
+        raise InputError(
+            f"max_tokens must be a whole number of at least 1, not {max_tokens!r}", hint="leave it out for no limit"
+        )
 
 
 _RANGES = {

@@ -51,13 +51,22 @@ def test_chat_refuses_them_and_sends_nothing(session, puter_server, fields, mess
 
 
 def refused_first(line: str, message: str) -> None:
-    """One line naming the value. A negative max_tokens is refused one step earlier, by the history trimming
-    that reserves room for the answer; it says so in its own words."""
+    """One line, in the request's own words: its numbers are checked before the history trimming reads them
+    (a negative max_tokens is no "reserved answer tokens" setting to fix with `%puter config`)."""
     assert "\n" not in line
-    if "not -" in message and "max_tokens" in message:
-        assert "must be" in line and message.rsplit(" ", 1)[1] in line, line
-    else:
-        assert line.startswith(message), line
+    assert line.startswith(message), line
+
+
+@pytest.mark.parametrize(("fields", "message"), [case for case in REFUSED if "top_p" not in case[0]])
+def test_a_session_setting_is_refused_in_the_same_words(memory_session, memory_provider, fields, message):
+    """The session's own settings (`%config PuterMagics.max_tokens`, `session.temperature`) reach the request
+    the same way: refused as the request refuses them, the thread untouched."""
+    for name, value in fields.items():
+        setattr(memory_session, name, value)
+    with pytest.raises(InputError) as caught:
+        memory_session.chat("hi")
+    refused_first(caught.value.one_line(), message)
+    assert memory_provider.requests == [] and memory_session.thread_tokens() == 0
 
 
 @pytest.mark.parametrize(

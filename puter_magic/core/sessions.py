@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..datatypes import ChatRequest, ModelInfo, content_text
+from ..datatypes import ChatRequest, ModelInfo, check_numbers, content_text
 from ..errors import InputError, PuterError
 from ..providers.base import Provider
 from ..providers.registry import PUTER, ProviderRegistry
@@ -111,6 +111,9 @@ class Session(ProviderChoice):
         `schema` (a dataclass, TypedDict, pydantic model, `list[…]` of one, or a JSON-schema dict) asks for JSON that
         fits it: a StructuredReply (core/structured.py), checked, asked again once, its `value` of that type.
         """
+        temperature = temperature if temperature is not None else self.temperature
+        max_tokens = max_tokens if max_tokens is not None else self.max_tokens
+        check_numbers(temperature=temperature, top_p=top_p, max_tokens=max_tokens)  # before the trimming reads them
         provider_name = self.registry.resolve(provider) if provider else self.provider_name
         default = self.model if provider_name == self.provider_name else self._model_of.get(provider_name)
         chosen = (model or default or "").strip()
@@ -136,14 +139,14 @@ class Session(ProviderChoice):
                 info,
                 (head, turns, last),
                 override=context if context is not None else self.context_tokens,
-                reserve=max_tokens if max_tokens is not None else self.max_tokens,
+                reserve=max_tokens,
             )
             messages = fitting.messages()
         request = ChatRequest(
             tuple(messages),
             chosen,
-            temperature=temperature if temperature is not None else self.temperature,
-            max_tokens=max_tokens if max_tokens is not None else self.max_tokens,
+            temperature=temperature,
+            max_tokens=max_tokens,
             top_p=top_p,
             seed=seed,
             stop=stop_sequences,
