@@ -27,9 +27,9 @@ only once it has been checked (the answer is held until then) — or a 502 namin
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import aclosing
 from typing import Any
 
 from starlette.applications import Starlette
@@ -50,7 +50,6 @@ from ..providers.base import Provider
 from ..redact import redact
 from . import openai_format as fmt
 from .asgi import (
-    SSE_HEADERS,
     JSONAnswer,
     ProxyStats,
     RequireKey,
@@ -63,6 +62,7 @@ from .asgi import (
     send_event,
     send_json,
     shutting_down,
+    stream_answer,
 )
 from .paths import TolerantPaths
 from .responses_endpoint import ResponsesEndpoint
@@ -169,24 +169,10 @@ class ProxyApp:
             reply = self._reply(provider, call)
             stop = reply.stop
             try:
-                async with aclosing(reply.__aiter__()) as events:  # closing it cancels the producer on the loop thread
-                    try:
-                        first: StreamEvent | None = await anext(events, None)
-                        if stop.requested:
-                            raise shutting_down()
-                    except Exception as exc:  # before the first event the error keeps its HTTP status
-                        failed = error_reply(exc, self.stats)
-                        await send_json(send, failed.status, failed.body, failed.headers)
-                        return
-                    await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-                    self.stats.streams_open += 1
-                    try:
-                        await self._pump(send, call, first, events, stop)
-                    finally:
-                        self.stats.streams_open -= 1
+                pump = functools.partial(self._pump, send, call, stop=stop)
+                await stream_answer(send, reply.__aiter__(), stop, self.stats, pump)
             finally:
                 self._answering.discard(stop)
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
         return produce
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..core.loop import Stop
+from ..datatypes import StreamEvent
 from ..redact import logger, redact
 from ..wire import jsontext
 from . import openai_format as fmt
@@ -127,6 +130,34 @@ SSE_HEADERS = [
 
 def shutting_down() -> fmt.InvalidRequest:
     return fmt.InvalidRequest(SHUTTING_DOWN, code="server_shutting_down", status=503, kind="server_error")
+
+
+async def stream_answer(
+    send: Send,
+    source: AsyncGenerator[StreamEvent, None],
+    stop: Stop,
+    stats: ProxyStats,
+    pump: Callable[[StreamEvent | None, AsyncIterator[StreamEvent]], Awaitable[None]],
+) -> None:
+    """An answer as server-sent events, for both endpoints: an error before the first event keeps its HTTP status;
+    after it, `pump(first, events)` writes the endpoint's events. Closing `source` cancels its producer on the loop
+    thread."""
+    async with aclosing(source) as events:
+        try:
+            first: StreamEvent | None = await anext(events, None)
+            if stop.requested:
+                raise shutting_down()
+        except Exception as exc:
+            failed = error_reply(exc, stats)
+            await send_json(send, failed.status, failed.body, failed.headers)
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
+        stats.streams_open += 1
+        try:
+            await pump(first, events)
+        finally:
+            stats.streams_open -= 1
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -11,9 +11,9 @@ locally where the provider does not honour it, as on the chat endpoint.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import aclosing
 from typing import Any, Protocol
 
 from starlette.requests import ClientDisconnect, Request
@@ -27,7 +27,7 @@ from ..datatypes import Completion, StreamEvent
 from ..providers.base import Provider
 from ..wire import jsontext
 from . import openai_format as fmt
-from .asgi import SSE_HEADERS, ProxyStats, Watched, error_reply, send_json, shutting_down
+from .asgi import ProxyStats, Watched, error_reply, send_json, shutting_down, stream_answer
 from .responses_format import ResponseEventWriter, response_object
 from .responses_request import ResponsesCall, parse_responses_request
 
@@ -96,26 +96,11 @@ class ResponsesEndpoint:
             stop = host._answer_stop()
             answering = enforcing(call.request, provider, host.session.loop, streamed=True)
             stop.on_request(answering.stop.request)
-            source = answering.__aiter__()
             try:
-                async with aclosing(source) as events:  # closing it cancels the producer on the loop thread
-                    try:
-                        first: StreamEvent | None = await anext(events, None)
-                        if stop.requested:
-                            raise shutting_down()
-                    except Exception as exc:  # before the first event the error keeps its HTTP status
-                        reply = error_reply(exc, host.stats)
-                        await send_json(send, reply.status, reply.body, reply.headers)
-                        return
-                    await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
-                    host.stats.streams_open += 1
-                    try:
-                        await self._pump(send, call, first, events, stop)
-                    finally:
-                        host.stats.streams_open -= 1
+                pump = functools.partial(self._pump, send, call, stop=stop)
+                await stream_answer(send, answering.__aiter__(), stop, host.stats, pump)
             finally:
                 host._answering.discard(stop)
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
         return produce
 
