@@ -74,9 +74,19 @@ def chat_body(request: ChatRequest, *, stream: bool) -> dict[str, Any]:
         "seed": request.seed,
         "stop": list(request.stop) if request.stop else None,
         "tools": [dict(t) for t in request.tools] if request.tools else None,
+        "response_format": dict(request.response_format) if request.response_format else None,
+    }
+    body.update({key: value for key, value in optional.items() if value is not None})
+    body.update(passed_options(request))
+    body.update(request.extra)
+    return body
+
+
+def passed_options(request: ChatRequest) -> dict[str, Any]:
+    """The OpenAI options a server passes on to the model as they are (Puter's backend too: puter_wire), those set."""
+    optional = {
         "tool_choice": request.tool_choice,
         "parallel_tool_calls": request.parallel_tool_calls,
-        "response_format": dict(request.response_format) if request.response_format else None,
         "reasoning_effort": request.reasoning_effort,
         "verbosity": request.verbosity,
         "frequency_penalty": request.frequency_penalty,
@@ -84,9 +94,7 @@ def chat_body(request: ChatRequest, *, stream: bool) -> dict[str, Any]:
         "logit_bias": dict(request.logit_bias) if request.logit_bias else None,
         "user": request.user,
     }
-    body.update({key: value for key, value in optional.items() if value is not None})
-    body.update(request.extra)
-    return body
+    return {key: value for key, value in optional.items() if value is not None}
 
 
 # The codes OpenAI (and servers that copy it, this package's proxy among them) send where the status says less:

@@ -29,6 +29,7 @@ from ..errors import (
     VerificationRequired,
 )
 from ..wire.statuses import ErrorBody, status_error
+from .openai_wire import passed_options
 from .puter_account import unconfirmed_email
 from .server_errors import context_overflow, overflow_error, without_internals
 
@@ -64,17 +65,7 @@ def _carried(request: ChatRequest) -> dict[str, Any]:
     """The OpenAI options, where Puter's backend reads them (protocol notes §3.3: `tool_choice` and
     `parallel_tool_calls` go to providers that take them; `reasoning_effort` and `verbosity` are in puter.js's
     PARAMS_TO_PASS; the penalties, `logit_bias` and `user` are sent for the providers that read them)."""
-    optional = {
-        "tool_choice": request.tool_choice,
-        "parallel_tool_calls": request.parallel_tool_calls,
-        "reasoning_effort": request.reasoning_effort,
-        "verbosity": request.verbosity,
-        "frequency_penalty": request.frequency_penalty,
-        "presence_penalty": request.presence_penalty,
-        "logit_bias": dict(request.logit_bias) if request.logit_bias else None,
-        "user": request.user,
-    }
-    args = {key: value for key, value in optional.items() if value is not None}
+    args = passed_options(request)
     if request.response_format is not None:
         args.update(output_format(request.response_format))
     return args
