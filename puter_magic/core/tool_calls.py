@@ -60,16 +60,10 @@ def call_here(call: ToolCall, tool: Tool, loop: LoopThread, stop: Stop) -> ToolR
 
 
 async def call_awaited(call: ToolCall, tool: Tool, stop: Stop) -> ToolResult:
-    task = asyncio.ensure_future(tool_calls.run(tool, arguments(call)))
-    caller = asyncio.get_running_loop()
-    stop.on_request(lambda: caller.call_soon_threadsafe(task.cancel))
-    try:
-        return await task
-    except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if stop.requested and not (current is not None and getattr(current, "cancelling", lambda: 0)()):
-            return result_of(call, STOPPED)
-        raise
+    result: ToolResult = await call_awaited_or_stopped(
+        tool_calls.run(tool, arguments(call)), stop, result_of(call, STOPPED)
+    )
+    return result
 
 
 def arguments(call: ToolCall) -> Any:
@@ -80,8 +74,8 @@ def result_of(call: ToolCall, text: str) -> ToolResult:
     return ToolResult(call.name, call.arguments, text, False, 0.0)
 
 
-async def call_awaited_or_stopped(waiting: Coroutine[Any, Any, Any], stop: Stop) -> Any:
-    """Await `waiting` (a person's decision) unless Stop is pressed first: then None."""
+async def call_awaited_or_stopped(waiting: Coroutine[Any, Any, Any], stop: Stop, stopped: Any = None) -> Any:
+    """Await `waiting` (a call, a person's decision) unless Stop is pressed first: then `stopped`."""
     task = asyncio.ensure_future(waiting)
     caller = asyncio.get_running_loop()
     stop.on_request(lambda: caller.call_soon_threadsafe(task.cancel))
@@ -90,5 +84,5 @@ async def call_awaited_or_stopped(waiting: Coroutine[Any, Any, Any], stop: Stop)
     except asyncio.CancelledError:
         current = asyncio.current_task()
         if stop.requested and not (current is not None and getattr(current, "cancelling", lambda: 0)()):
-            return None
+            return stopped
         raise
