@@ -3,15 +3,42 @@ written once, that a Reply, a cell run and a batch are read through."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable, Generator, Iterator
-from contextlib import AbstractContextManager, aclosing
-from typing import Any, Generic, TypeVar, cast
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Generator, Iterator
+from contextlib import AbstractContextManager, aclosing, contextmanager, nullcontext
+from typing import Any, Generic, Protocol, TypeVar, cast
 
+from ..errors import PuterError
 from .loop import LoopThread, Stop
 
 T = TypeVar("T")
 U = TypeVar("U")
 B = TypeVar("B", bound="Bridged[Any, Any]")
+
+
+class _Reader(Protocol):
+    stop: Stop
+    error: PuterError | None
+
+
+@contextmanager
+def one_reading(
+    reader: _Reader,
+    tracking: Callable[[Stop], AbstractContextManager[Any]] | None,
+    ended: Callable[[bool], None],
+) -> Iterator[None]:
+    """Around one reading of a Reply or a ToolLoop, inside `tracking(reader.stop)` when given: a PuterError is kept
+    as `reader.error` and raised, and nothing more happens; anything else that leaves — Ctrl-C, CancelledError, a
+    consumer that left (GeneratorExit) — calls `ended(True)` and goes on; a reading that completes, `ended(False)`."""
+    with tracking(reader.stop) if tracking is not None else nullcontext():
+        try:
+            yield
+        except PuterError as error:
+            reader.error = error
+            raise
+        except BaseException:
+            ended(True)
+            raise
+        ended(False)
 
 
 class Bridged(Generic[T, U]):

@@ -16,13 +16,13 @@ import dataclasses
 import itertools
 import threading
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from ..datatypes import Answer, ChatRequest, Finished, ReasoningDelta, StreamEvent, TextDelta, ToolCall, Usage
 from ..errors import ContextOverflow, PuterError
 from ..providers.base import Provider
-from .bridged import Bridged
+from .bridged import Bridged, one_reading
 from .fitting import Fitting
 from .loop import LoopThread, Stop
 
@@ -195,21 +195,11 @@ class Reply(Bridged[StreamEvent, Any]):
             self._pieces.append(event)
         return event if self._every_event else None
 
-    @contextmanager
-    def _flight(self) -> Iterator[None]:
-        with self._tracking(self.stop) if self._tracking is not None else nullcontext():
-            try:
-                yield
-            except PuterError as error:
-                self.error = error
-                raise
-            except BaseException:  # Ctrl-C, CancelledError, a consumer that left (GeneratorExit)
-                self._end(interrupted=True)
-                raise
-            self._end(interrupted=self.stop.requested and self.finished is None)
+    def _flight(self) -> AbstractContextManager[None]:
+        return one_reading(self, self._tracking, self._end)
 
-    def _end(self, *, interrupted: bool) -> None:
-        self.interrupted = interrupted
+    def _end(self, cut_short: bool) -> None:
+        self.interrupted = cut_short or (self.stop.requested and self.finished is None)
         if not self._held:
             self.keep()
 

@@ -24,13 +24,14 @@ read synchronously).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ..datatypes import Answer, ChatRequest, Message, ToolCall, Usage
 from ..errors import PuterError
 from .approval import NOBODY_TO_ASK, Approval
+from .bridged import one_reading
 from .loop import LoopThread, Stop
 from .reply import Reply
 from .tool_calls import DENIED, STOPPED, ToolActivity, call_awaited, call_awaited_or_stopped, call_here, result_of
@@ -264,20 +265,13 @@ class ToolLoop:
         if self._consumed:
             raise RuntimeError("this ToolLoop has been read already")
         self._consumed = True
-        with self._tracking(self.stop) if self._tracking is not None else nullcontext():
-            try:
-                yield
-            except PuterError as error:
-                self.error = error
-                raise
-            except BaseException:
-                self.interrupted = True
-                self._keep()
-                raise
-            self._keep()
+        with one_reading(self, self._tracking, self._keep):
+            yield
 
-    def _keep(self) -> None:
+    def _keep(self, cut_short: bool) -> None:
         """Record the exchange, once; an interruption before any text or call keeps nothing."""
+        if cut_short:
+            self.interrupted = True
         record, self._record = self._record, None
         if record is None:
             return
