@@ -27,9 +27,13 @@ those carry; with it off, the drivers refuse like a backend without keys. Image 
 
 Hosts: with ``host_routing`` on (the default), a request whose Host starts with ``api.`` is an API request
 (``/whoami``, ``/drivers/call``, ``/drivers/list-interfaces``, ``/puterai/chat/models[/details]``,
-``/puterai/image/models[/details]``, ``/puterai/video/models[/details]``, ``/metering/usage``); any other Host
+``/puterai/image/models[/details]``, ``/puterai/video/models[/details]``, ``/metering/usage``,
+``/metering/allCosts``); any other Host
 is the GUI host (``/login``, ``/login/otp``, ``/signup``,
-``/get-anticsrf-token``, ``/logout``, ``/``). Routes asked on the wrong host answer 404, except a GET or HEAD
+``/get-anticsrf-token``, ``/logout``, ``/``). Every authenticated API response's body bytes are metered as
+``egress:bytes`` and reach ``/metering/usage`` ``egress_flush_interval`` seconds later (10, as Puter; 0: at once),
+on the server's clock: ``puter.state.advance_clock(10)`` instead of sleeping.
+Routes asked on the wrong host answer 404, except a GET or HEAD
 on the GUI host named by the domain, which redirects to ``/`` as Puter does. Raw clients connect to
 ``puter.origin`` (127.0.0.1) and send ``Host: puter.api_host`` or ``Host: puter.gui_host``.
 

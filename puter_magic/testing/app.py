@@ -20,15 +20,17 @@ from puter_magic.testing.control_routes import CONTROL_PREFIX, CONTROL_ROUTES, c
 from puter_magic.testing.encoding import Compression
 from puter_magic.testing.fake_puter import FakePuter
 from puter_magic.testing.faults import STATUS_FAULT_KINDS
-from puter_magic.testing.gates import HostKind, host_kind
+from puter_magic.testing.gates import AUTHENTICATED_USER, HostKind, host_kind
 from puter_magic.testing.records import RecordedRequest
 from puter_magic.testing.responses import ApiError
 
 Handler = Callable[[Request, FakePuter], Awaitable[Response]]
+API_ROUTE = "puter_magic.api_route"  # the scope key marking a request an API-host route answered
 
 API_ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("/whoami", "GET", auth_routes.whoami),
     ("/metering/usage", "GET", auth_routes.metering_usage),
+    ("/metering/allCosts", "GET", auth_routes.metering_all_costs),
     ("/drivers/call", "POST", driver_routes.drivers_call),
     ("/drivers/list-interfaces", "GET", driver_routes.list_interfaces),
     ("/puterai/chat/models", "GET", driver_routes.chat_models),
@@ -59,6 +61,8 @@ def _endpoint(state: FakePuter, handler: Handler, host: HostKind | None) -> Call
             if fault is not None:
                 message, code = fault.error_text()
                 return ApiError(fault.status, message, code, headers=fault.headers()).response()
+        if host == "api":
+            request.scope[API_ROUTE] = True
         try:
             if host is None:
                 check_control_caller(state, request)
@@ -89,7 +93,11 @@ def build_app(state: FakePuter | None = None) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(TrafficObserver, state=state), Middleware(Compression)],
+        middleware=[
+            Middleware(TrafficObserver, state=state),
+            Middleware(Compression),
+            Middleware(EgressMeter, state=state),
+        ],
         exception_handlers={404: _not_found, 405: _not_found, Exception: _internal_error},
     )
     app.state.puter = state
@@ -127,6 +135,34 @@ class TrafficObserver:
             await self.app(scope, _replay(body, receive), send)
         finally:
             self.state.request_finished()
+
+
+class EgressMeter:
+    """ASGI middleware: the body bytes of an authenticated API-host response (as the handler wrote them, before
+    compression, streams included) go to its user's egress buffer when the response ends (metering.py)."""
+
+    def __init__(self, app: ASGIApp, state: FakePuter) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        size = 0
+
+        async def counting_send(message: Message) -> None:
+            nonlocal size
+            if message["type"] == "http.response.body":
+                size += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counting_send)
+        finally:
+            user = scope.get(AUTHENTICATED_USER)
+            if user is not None and scope.get(API_ROUTE):
+                self.state.add_egress(user, size)
 
 
 def _record(scope: Scope, headers: Headers, body: bytes) -> RecordedRequest:

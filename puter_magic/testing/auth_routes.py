@@ -1,5 +1,6 @@
 """Account routes: ``/login``, ``/login/otp``, ``/signup``, ``/get-anticsrf-token``, ``/logout`` (GUI host);
-``/whoami``, ``/metering/usage`` (API host). Messages and codes follow Puter's AuthController and the recordings."""
+``/whoami``, ``/metering/usage``, ``/metering/allCosts`` (API host). Messages and codes follow Puter's
+AuthController and the recordings."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from starlette.responses import Response
 
 from puter_magic.testing.fake_puter import FakePuter
 from puter_magic.testing.gates import COOKIE_NAME, authenticate, check_gui_origin, read_json_body, require_verified
+from puter_magic.testing.metering import all_costs
 from puter_magic.testing.payloads import login_body, metering_body, whoami_body
 from puter_magic.testing.responses import ApiError, html_response, json_response
 from puter_magic.testing.users import User
@@ -193,4 +195,11 @@ async def whoami(request: Request, state: FakePuter) -> Response:
 async def metering_usage(request: Request, state: FakePuter) -> Response:
     user, _ = authenticate(state, request, {})
     require_verified(user)
+    state.flush_due_egress()
     return json_response(metering_body(user))
+
+
+async def metering_all_costs(request: Request, state: FakePuter) -> Response:
+    user, _ = authenticate(state, request, {})
+    require_verified(user)
+    return json_response({"costs": all_costs()})

@@ -15,7 +15,7 @@ from collections import deque
 from typing import Any, Literal
 
 from puter_magic.testing.faults import Fault, FaultBook
-from puter_magic.testing.models import ChatModel, Generation
+from puter_magic.testing.metering import Metering
 from puter_magic.testing.scripted import Script
 from puter_magic.testing.settings import Settings
 from puter_magic.testing.traffic import Traffic
@@ -34,7 +34,7 @@ ANTI_CSRF_TTL = 600.0  # seconds an anti-CSRF token stays valid (Puter's antiCsr
 TokenState = Literal["ok", "revoked", "unknown"]
 
 
-class FakePuter(Traffic):
+class FakePuter(Traffic, Metering):
     """One local Puter backend's state. ``reset()`` brings it back to how it was built."""
 
     def __init__(
@@ -56,11 +56,24 @@ class FakePuter(Traffic):
         self._initial_settings = Settings()
         self._initial_settings.update(settings)
         self._seed = seed
+        self._clock_offset = 0.0
         self._start_traffic(request_log_limit)
         self._admin = User("admin", self.admin_password, allowance=ADMIN_ALLOWANCE, remaining=ADMIN_ALLOWANCE)
         self.admin_token = new_token(self._admin)
         self.admin_cookie = new_token(self._admin, kind="s")
         self.reset()
+
+    # -- clock -----------------------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The server's clock (monotonic seconds): what expiries, rate-limit windows and egress flushes follow."""
+        return time.monotonic() + self._clock_offset
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the server's clock forward, as if ``seconds`` had passed (tests use this instead of sleeping)."""
+        with self._cond:
+            self._clock_offset += seconds
+            self._cond.notify_all()
 
     # -- origins ---------------------------------------------------------------------------------------------
 
@@ -188,17 +201,17 @@ class FakePuter(Traffic):
         """A single-use anti-CSRF token, keyed by the user (not the session), valid for 10 minutes."""
         with self._cond:
             token = secrets.token_hex(32)
-            self._anti_csrf.setdefault(user.uuid, {})[token] = time.monotonic() + ANTI_CSRF_TTL
+            self._anti_csrf.setdefault(user.uuid, {})[token] = self.now() + ANTI_CSRF_TTL
             return token
 
     def consume_anti_csrf(self, user: User, token: object) -> bool:
         with self._cond:
             expires = self._anti_csrf.get(user.uuid, {}).pop(token, None) if isinstance(token, str) else None
-            return expires is not None and time.monotonic() < expires
+            return expires is not None and self.now() < expires
 
     def rate_limited(self, scope: str, key: str, limit: int, window: float) -> bool:
         """Count a hit of ``key`` in ``scope`` (a sliding window, every hit counted); True once over ``limit``."""
-        now = time.monotonic()
+        now = self.now()
         with self._cond:
             hits = self._hits.setdefault((scope, key), deque())
             while hits and hits[0] <= now - window:
@@ -209,46 +222,14 @@ class FakePuter(Traffic):
     def issue_otp_token(self, user: User) -> str:
         with self._cond:
             token = new_token(user, kind="otp")
-            self._otp_tokens[token] = (user.username, time.monotonic() + self.settings.otp_ttl)
+            self._otp_tokens[token] = (user.username, self.now() + self.settings.otp_ttl)
             return token
 
     def user_for_otp_token(self, token: str) -> User | None:
         """The user an unexpired otp_jwt_token was issued for."""
         with self._cond:
             username, expires = self._otp_tokens.get(token, ("", 0.0))
-            return self._users.get(username) if time.monotonic() < expires else None
-
-    # -- credit ----------------------------------------------------------------------------------------------
-
-    def set_remaining(self, username: str, micro_cents: int) -> None:
-        with self._cond:
-            self._users[username].remaining = micro_cents
-
-    def has_credit(self, user: User, needed: int) -> bool:
-        with self._cond:
-            return user.remaining >= max(1, needed)
-
-    def charge(self, user: User, model: ChatModel, generation: Generation) -> None:
-        """Deduct a completion's cost, metered per ``provider:model:cost-key`` like Puter's usage types.
-
-        Puter's fake-chat models are never charged (recordings 169-177): only our local models are metered."""
-        if model.is_fake_chat:
-            return
-        metered = (
-            (model.input_cost_key, generation.input_tokens, model.cost(generation.input_tokens, 0)),
-            (model.output_cost_key, generation.output_tokens, model.cost(0, generation.output_tokens)),
-        )
-        for key, units, cost in metered:
-            self.meter(user, f"{model.provider}:{model.id}:{key}", units, cost)
-
-    def meter(self, user: User, usage_type: str, units: int, cost: int) -> None:
-        """Record ``units`` of ``usage_type`` costing ``cost`` micro-cents, as /metering/usage will show it."""
-        with self._cond:
-            entry = user.usage.setdefault(usage_type, {"units": 0, "cost": 0, "count": 0})
-            entry["units"] += units
-            entry["cost"] += cost
-            entry["count"] += 1
-            user.remaining = max(0, user.remaining - cost)
+            return self._users.get(username) if self.now() < expires else None
 
     # -- faults ----------------------------------------------------------------------------------------------
 
@@ -269,6 +250,7 @@ class FakePuter(Traffic):
             self.script.clear()
             self.rng = random.Random(self._seed)
             self._reset_traffic()
+            self._reset_metering()
             admin = dataclasses.replace(self._admin, usage={}, created_ts=time.time())  # whoami: "a few seconds ago"
             self._users: dict[str, User] = {"admin": admin}
             admin_session = Session("admin", admin.uuid)

@@ -14,6 +14,7 @@ from puter_magic.testing.users import User
 
 HostKind = Literal["api", "gui"]
 COOKIE_NAME = "puter_auth_token"
+AUTHENTICATED_USER = "puter_magic.user"  # the scope key naming whom a request authenticated as
 PUTER_JS_CONTENT_TYPE = "text/plain;actually=json"  # what puter.js sends; Puter compares the exact string
 
 
@@ -84,6 +85,7 @@ def authenticate(state: FakePuter, request: Request, body: dict[str, Any]) -> tu
         )
     if user is None:
         raise ApiError(401, "Authentication failed", "token_auth_failed")
+    request.scope[AUTHENTICATED_USER] = user  # its response's egress is metered (app.EgressMeter)
     return user, token
 
 

@@ -110,15 +110,20 @@ def whoami_body(state: FakePuter, user: User) -> dict[str, Any]:
     }
 
 
+def _number(value: float) -> float:
+    """A JavaScript number as JSON: ``25000000``, never ``25000000.0``."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def metering_body(user: User) -> dict[str, Any]:
-    """GET /metering/usage, all amounts in micro-cents (recordings 169 and 177: the usage types, then ``total``
+    """GET /metering/usage, all amounts in micro-cents (recordings 169-177: the usage types, then ``total``
     and ``allowanceUsed``; with no usage at all only ``total``)."""
-    usage: dict[str, Any] = {key: dict(entry) for key, entry in user.usage.items()}
-    usage["total"] = user.used
+    usage: dict[str, Any] = {key: {k: _number(v) for k, v in entry.items()} for key, entry in user.usage.items()}
+    usage["total"] = _number(user.used)
     app_totals: dict[str, Any] = {}
     if user.usage:
-        usage["allowanceUsed"] = user.used
+        usage["allowanceUsed"] = _number(user.used)
         count = sum(entry["count"] for entry in user.usage.values())
-        app_totals["os-global"] = {"total": user.used, "count": count}
-    allowance = {"remaining": user.remaining, "monthUsageAllowance": user.allowance, "addons": {}}
+        app_totals["os-global"] = {"total": _number(user.used), "count": _number(count)}
+    allowance = {"remaining": _number(user.remaining), "monthUsageAllowance": user.allowance, "addons": {}}
     return {"usage": usage, "appTotals": app_totals, "allowanceInfo": allowance}

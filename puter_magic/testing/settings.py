@@ -25,6 +25,7 @@ class Settings:
     login_ip_limit: int = 50  # … and from one IP address
     login_window: float = 900.0  # seconds of the sliding window (15 minutes)
     captcha: bool = False  # /login and /signup want a solved captcha (Puter's captcha.enabled; protocol §1)
+    egress_flush_interval: float = 10.0  # seconds from a response's egress to its flush into /metering/usage
     media_providers: bool = True  # image, TTS, video, OCR and speech drivers have keys (False: keyless, §8a)
 
     def update(self, changes: Mapping[str, Any]) -> None:

@@ -80,10 +80,10 @@ class User:
     is_temp: bool = False
     otp_code: str | None = None  # 2FA: the one code /login/otp accepts (our simplification of TOTP)
     allowance: int = USER_ALLOWANCE  # micro-cents per month
-    remaining: int = USER_ALLOWANCE  # micro-cents left
+    remaining: float = USER_ALLOWANCE  # micro-cents left (egress costs fractions of one)
     uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
     created_ts: float = field(default_factory=time.time)
-    usage: dict[str, dict[str, int]] = field(default_factory=dict)  # usageType -> {units, cost, count}
+    usage: dict[str, dict[str, float]] = field(default_factory=dict)  # usageType -> {units, cost, count}
     directories: dict[str, str] = field(default_factory=dict)
     last_activity_ts: float = field(default_factory=time.time)
 
@@ -92,7 +92,7 @@ class User:
             self.directories = {f"/{self.username}/{name}": str(uuid.uuid4()) for name in DIRECTORIES}
 
     @property
-    def used(self) -> int:
+    def used(self) -> float:
         return sum(entry["cost"] for entry in self.usage.values())
 
     @property
