@@ -268,14 +268,24 @@ def _drain(loop: asyncio.AbstractEventLoop) -> None:
         loop.close()
 
 
-_default: LoopThread | None = None
-_default_lock = threading.Lock()
+def once(make: Callable[[], T]) -> Callable[[], T]:
+    """A process-wide value made on first use: `make` runs on the first call only, under a lock, whatever the
+    threads; every call returns what it made."""
+    made: list[T] = []
+    lock = threading.Lock()
+
+    def made_once() -> T:
+        with lock:
+            if not made:
+                made.append(make())
+            return made[0]
+
+    return made_once
+
+
+_default = once(LoopThread)
 
 
 def default_loop() -> LoopThread:
     """The process-wide loop thread every session shares."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = LoopThread()
-        return _default
+    return _default()

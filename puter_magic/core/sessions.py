@@ -34,7 +34,7 @@ from .conversation import Conversations, Turn, message_tokens
 from .first_session import session_made
 from .fitting import DEFAULT_WINDOW, Windows
 from .image_codec import image_parts
-from .loop import LoopThread, default_loop
+from .loop import LoopThread, default_loop, once
 from .media_models import refuse_blind_model
 from .provider_choice import ProviderChoice
 from .reply import Answering, Reply
@@ -279,15 +279,15 @@ def finished(reply: Reply) -> Any:
     return reply.value
 
 
-_session: Session | None = None
-_session_lock = threading.Lock()
+def _first_session() -> Session:
+    made = Session()
+    session_made(made)
+    return made
+
+
+_session = once(_first_session)
 
 
 def session() -> Session:
     """The process-wide Session the magics, the panel and the module-level functions share."""
-    global _session
-    with _session_lock:
-        if _session is None:
-            _session = Session()
-            session_made(_session)
-        return _session
+    return _session()
