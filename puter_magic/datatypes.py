@@ -53,6 +53,13 @@ class ToolCall:
             parsed = {}
         return cls(id, name, parsed if isinstance(parsed, dict) else {}, arguments)
 
+    @classmethod
+    def received(cls, id: str, name: str, arguments: Any) -> ToolCall:
+        """A call as a server sent it: its arguments an object, kept as they are, or JSON text (else none)."""
+        if isinstance(arguments, Mapping):
+            return cls(id, name, arguments)
+        return cls.from_text(id, name, arguments if isinstance(arguments, str) else "")
+
 
 @dataclass(frozen=True, slots=True)
 class Message:

@@ -198,10 +198,7 @@ def parse_completion(data: Mapping[str, Any], requested_model: str) -> Completio
 
 def tool_call(raw: Mapping[str, Any]) -> ToolCall:
     function = as_mapping(raw.get("function"))
-    call_id, name, arguments = str(raw.get("id", "")), str(function.get("name", "")), function.get("arguments")
-    if isinstance(arguments, Mapping):
-        return ToolCall(call_id, name, arguments)
-    return ToolCall.from_text(call_id, name, arguments if isinstance(arguments, str) else "")
+    return ToolCall.received(str(raw.get("id", "")), str(function.get("name", "")), function.get("arguments"))
 
 
 @dataclass

@@ -29,7 +29,7 @@ from ..errors import (
     VerificationRequired,
 )
 from ..wire.statuses import ErrorBody, status_error
-from .openai_wire import passed_options
+from .openai_wire import passed_options, tool_call
 from .puter_account import unconfirmed_email
 from .server_errors import context_overflow, overflow_error, without_internals
 
@@ -225,7 +225,7 @@ def parse_completion(data: Mapping[str, Any], requested_model: str) -> Completio
     text = content_text(content)
     calls: list[ToolCall] = []
     for call in message.get("tool_calls") or ():
-        calls.append(_tool_call(as_mapping(call)))
+        calls.append(tool_call(as_mapping(call)))
     if isinstance(content, list):
         for block in content:
             if isinstance(block, Mapping) and block.get("type") == "tool_use":
@@ -241,18 +241,7 @@ def parse_completion(data: Mapping[str, Any], requested_model: str) -> Completio
 def tool_use(block: Mapping[str, Any]) -> ToolCall:
     """A Claude-style `tool_use` block or stream line: `input` a parsed object — or, when the model wrote arguments
     that are not JSON, the raw text, kept as the call's arguments_text so the model can be told."""
-    call_id, name, arguments = str(block.get("id", "")), str(block.get("name", "")), block.get("input")
-    if isinstance(arguments, Mapping):
-        return ToolCall(call_id, name, arguments)
-    return ToolCall.from_text(call_id, name, arguments if isinstance(arguments, str) else "")
-
-
-def _tool_call(call: Mapping[str, Any]) -> ToolCall:
-    function = as_mapping(call.get("function"))
-    call_id, name, arguments = str(call.get("id", "")), str(function.get("name", "")), function.get("arguments")
-    if isinstance(arguments, Mapping):
-        return ToolCall(call_id, name, arguments)
-    return ToolCall.from_text(call_id, name, arguments if isinstance(arguments, str) else "")
+    return ToolCall.received(str(block.get("id", "")), str(block.get("name", "")), block.get("input"))
 
 
 def stream_error(line: Mapping[str, Any], partial: str) -> APIError | StreamFailed:
