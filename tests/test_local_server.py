@@ -1048,8 +1048,8 @@ def test_max_in_flight_counts_concurrent_streams(http: Http) -> None:
             return list(await asyncio.gather(one(client), one(client), one(client)))
 
     assert [len(lines) for lines in asyncio.run(three())] == [13, 13, 13]
-    stats = server.state.stats()
-    assert stats["max_in_flight"] == 3 and stats["streams_completed"] == 3
+    assert server.state.wait_for(lambda state: state.stats()["streams_completed"] == 3), server.state.stats()
+    assert server.state.stats()["max_in_flight"] == 3
     assert server.state.wait_for(lambda state: state.in_flight == 0, timeout=5)
 
 
