@@ -931,7 +931,7 @@ def test_drop_fault_aborts_the_connection(http: Http) -> None:
     with pytest.raises(httpx.RemoteProtocolError), http.open_stream(slow(10)) as response:
         received.extend(response.iter_lines())
     assert len(received) == 2 and all(json.loads(line)["type"] == "text" for line in received)
-    assert http.server.state.stats()["streams_dropped"] == 1
+    assert http.server.state.wait_for(lambda s: s.stats()["streams_dropped"] == 1), http.server.state.stats()
 
 
 def test_error_line_fault_ends_the_stream_with_an_error(http: Http) -> None:
