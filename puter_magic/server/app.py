@@ -45,7 +45,7 @@ from ..core.loop import Stop
 from ..core.reply import Reply
 from ..core.sessions import Session
 from ..core.structured import enforcing
-from ..datatypes import Completion, StreamEvent
+from ..datatypes import ChatRequest, Completion, StreamEvent
 from ..providers.base import Provider
 from ..redact import redact
 from . import openai_format as fmt
@@ -136,15 +136,31 @@ class ProxyApp:
         produce = self._stream(provider, call) if call.stream else self._complete(provider, call)
         return Watched(produce, self.stats)
 
-    def _reply(self, provider: Provider, call: fmt.ChatCall) -> Reply:
+    def _reply(self, provider: Provider, request: ChatRequest, *, streamed: bool) -> Reply:
         """The Reply to a proxied request (every event, no conversation), its Stop ended by shut_down()."""
-        reply = enforcing(call.request, provider, self.session.loop, streamed=call.stream)
+        reply = enforcing(request, provider, self.session.loop, streamed=streamed)
         self._answer_stop(reply.stop)
         return reply
 
+    def streamed(
+        self, provider: Provider, request: ChatRequest, pump: Callable[..., Awaitable[None]]
+    ) -> Callable[[Send], Awaitable[None]]:
+        """An answer streamed by either endpoint (asgi.stream_answer), its Stop ended by shut_down():
+        `pump(send, first, events, stop=stop)` writes the endpoint's own events."""
+
+        async def produce(send: Send) -> None:
+            reply = self._reply(provider, request, streamed=True)
+            stop = reply.stop
+            try:
+                await stream_answer(send, reply.__aiter__(), stop, self.stats, functools.partial(pump, send, stop=stop))
+            finally:
+                self._answering.discard(stop)
+
+        return produce
+
     def _complete(self, provider: Provider, call: fmt.ChatCall) -> Callable[[Send], Awaitable[None]]:
         async def produce(send: Send) -> None:
-            reply = self._reply(provider, call)
+            reply = self._reply(provider, call.request, streamed=False)
             try:  # a client that leaves cancels this (CancelledError goes up, as it must)
                 await reply
                 if reply.interrupted:  # ended by shut_down()
@@ -165,21 +181,12 @@ class ProxyApp:
         return produce
 
     def _stream(self, provider: Provider, call: fmt.ChatCall) -> Callable[[Send], Awaitable[None]]:
-        async def produce(send: Send) -> None:
-            reply = self._reply(provider, call)
-            stop = reply.stop
-            try:
-                pump = functools.partial(self._pump, send, call, stop=stop)
-                await stream_answer(send, reply.__aiter__(), stop, self.stats, pump)
-            finally:
-                self._answering.discard(stop)
-
-        return produce
+        return self.streamed(provider, call.request, functools.partial(self._pump, call))
 
     async def _pump(
         self,
-        send: Send,
         call: fmt.ChatCall,
+        send: Send,
         first: StreamEvent | None,
         events: AsyncIterator[StreamEvent],
         stop: Stop,

@@ -23,11 +23,11 @@ from starlette.types import Send
 from ..core.loop import Stop
 from ..core.sessions import Session
 from ..core.structured import enforcing
-from ..datatypes import Completion, StreamEvent
+from ..datatypes import ChatRequest, Completion, StreamEvent
 from ..providers.base import Provider
 from ..wire import jsontext
 from . import openai_format as fmt
-from .asgi import ProxyStats, Watched, error_reply, send_json, shutting_down, stream_answer
+from .asgi import ProxyStats, Watched, error_reply, send_json, shutting_down
 from .responses_format import ResponseEventWriter, response_object
 from .responses_request import ResponsesCall, parse_responses_request
 
@@ -41,6 +41,10 @@ class Host(Protocol):
     _answering: set[Stop]
 
     def _answer_stop(self) -> Stop: ...
+
+    def streamed(
+        self, provider: Provider, request: ChatRequest, pump: Callable[..., Awaitable[None]]
+    ) -> Callable[[Send], Awaitable[None]]: ...
 
     async def _body(self, request: Request) -> bytes: ...
 
@@ -90,22 +94,10 @@ class ResponsesEndpoint:
         return produce
 
     def _stream(self, provider: Provider, call: ResponsesCall) -> Callable[[Send], Awaitable[None]]:
-        host = self.host
-
-        async def produce(send: Send) -> None:
-            stop = host._answer_stop()
-            answering = enforcing(call.request, provider, host.session.loop, streamed=True)
-            stop.on_request(answering.stop.request)
-            try:
-                pump = functools.partial(self._pump, send, call, stop=stop)
-                await stream_answer(send, answering.__aiter__(), stop, host.stats, pump)
-            finally:
-                host._answering.discard(stop)
-
-        return produce
+        return self.host.streamed(provider, call.request, functools.partial(self._pump, call))
 
     async def _pump(
-        self, send: Send, call: ResponsesCall, first: StreamEvent | None, events: AsyncIterator[StreamEvent], stop: Stop
+        self, call: ResponsesCall, send: Send, first: StreamEvent | None, events: AsyncIterator[StreamEvent], stop: Stop
     ) -> None:
         writer = ResponseEventWriter(call, int(time.time()))
         await send_events(send, writer.start())
