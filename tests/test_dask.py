@@ -1,7 +1,7 @@
 """batch() over Dask collections on a real distributed.LocalCluster (2 worker processes, one thread each) against
 the local Puter server of this test process and llama-server: answers in order, a failing row as a value, a
 worker killed mid-run, resuming from a checkpoint, the provider's rate limit held cluster-wide, no token in the
-task graph, one progress bar for the run."""
+task graph, one progress bar for the run, typed columns from a schema."""
 
 from __future__ import annotations
 
@@ -264,3 +264,72 @@ def test_map_cell_over_a_dask_dataframe(
     assert list(labels.answer.compute()) == [f"Label: {title}" for title in frame.title]
     with pytest.raises(UsageError, match="needs -o VAR"):
         run(shell, "%%puter --map ddf\nLabel: @{title}")
+
+
+def test_a_schema_gives_typed_columns_and_a_row_that_never_fits_its_error(
+    client: Client, puter_server: Any, puter_settings: Settings, tmp_path: Path
+) -> None:
+    """The echo model answers each row with the JSON its prompt holds; a row whose age is not a number never fits
+    (asked again, the echo is prose). The dataclass is local to the test: cloudpickle takes it by value, as it would
+    a notebook's."""
+
+    @dataclasses.dataclass
+    class Person:
+        name: str
+        age: int
+        height: float
+        member: bool
+
+    frame = pd.DataFrame(
+        {"name": ["Ada", "Grace", "Alan", "Nobody"], "age": ["36", "85", "41", "old"]}, index=["a", "b", "c", "d"]
+    )
+    template = '```json\n{"name": "@{name}", "age": @{age}, "height": 1.5, "member": true}\n```'
+    ddf = dd.from_pandas(frame, npartitions=2)
+
+    def asked() -> Any:
+        return batch(
+            template, ddf, model="echo", settings=puter_settings, schema=Person, checkpoint=tmp_path, progress=False
+        )
+
+    people = asked()
+    assert isinstance(people, dd.DataFrame)
+    assert dict(people.dtypes.astype(str)) == {
+        "name": "string",
+        "age": "Int64",
+        "height": "Float64",
+        "member": "boolean",
+        "error": "string",
+    }
+    result = people.compute()
+
+    assert list(result.index) == ["a", "b", "c", "d"]
+    assert dict(result.dtypes.astype(str)) == dict(people.dtypes.astype(str))
+    assert list(result.name[:3]) == ["Ada", "Grace", "Alan"] and list(result.age[:3]) == [36, 85, 41]
+    assert result.member[:3].all() and result.error[:3].isna().all()
+    assert result.loc[["d"], ["name", "age", "height", "member"]].isna().all(axis=None)
+    assert result.error["d"].startswith("the answer does not fit Person, even when asked again"), result.error["d"]
+    asked_first = len(chat_prompts(puter_server))
+    assert asked_first == 5, "each row once, the misfit asked again once"
+    # the scheduler unpickled Person in this process: its fields must still have no defaults
+    assert all(field.default is dataclasses.MISSING for field in dataclasses.fields(Person))
+
+    assert asked().compute().equals(result)  # the checkpoint holds it all: nothing is asked again
+    assert len(chat_prompts(puter_server)) == asked_first
+
+    @dataclasses.dataclass
+    class Member:  # another schema over the same prompts: the checkpoint does not answer it
+        name: str
+        age: int
+        height: float
+        member: bool
+        nickname: str | None = None
+
+    members = batch(
+        template, ddf, model="echo", settings=puter_settings, schema=Member, checkpoint=tmp_path, progress=False
+    ).compute()
+    assert list(members.name[:3]) == ["Ada", "Grace", "Alan"] and members.nickname.isna().all()
+    assert len(chat_prompts(puter_server)) == 2 * asked_first
+
+    bag = db.from_sequence([template.replace("@{name}", "Ada").replace("@{age}", "36")], npartitions=1)
+    typed = batch(bag, model="echo", settings=puter_settings, schema=Person, progress=False).compute()
+    assert typed == [Person("Ada", 36, 1.5, True)]  # a Bag gives the typed values themselves

@@ -3,11 +3,11 @@
     part-00003-<key>.parquet      its rows, once the partition is done: columns answer, error, kind (one per row)
     part-00003-<key>.rows.jsonl   while it runs: one line per row answered (or failed), written as it finishes
 
-`key` is a hash of what the partition asks — every prompt, the model and the options — so a re-run over the
-same data with the same question finds its work, and a changed prompt, model or row starts afresh. A partition
-whose Parquet file exists is not asked again; one that was cut short (a worker lost, the kernel restarted) asks
-only the rows its JSON-lines file does not hold. The folder must be one every worker writes to: a local path for
-a LocalCluster, a shared filesystem for a remote one.
+`key` is a hash of what the partition asks — every prompt, the model, the options and the schema — so a re-run
+over the same data with the same question finds its work, and a changed prompt, model, schema or row starts
+afresh. A partition whose Parquet file exists is not asked again; one that was cut short (a worker lost, the
+kernel restarted) asks only the rows its JSON-lines file does not hold. The folder must be one every worker
+writes to: a local path for a LocalCluster, a shared filesystem for a remote one.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..core.structured import Wanted
 from ..errors import PuterError
 
 FORMAT = 1  # changes when what a key covers, or the files' layout, changes
@@ -39,10 +40,14 @@ class Outcome:
         return {"answer": self.answer, "error": self.error, "kind": self.kind}
 
 
-def partition_key(prompts: Sequence[str | PuterError], options: Mapping[str, Any]) -> str:
-    """The hash of what a partition asks: its prompts (or the errors that stood for them) and the options."""
+def partition_key(prompts: Sequence[str | PuterError], options: Mapping[str, Any], wanted: Wanted | None = None) -> str:
+    """The hash of what a partition asks: its prompts (or the errors that stood for them), the options and the
+    schema its answers must fit (its JSON form and name: a changed field asks again)."""
     shown = [p if isinstance(p, str) else ["error", type(p).__name__, p.message] for p in prompts]
-    text = json.dumps({"format": FORMAT, "options": dict(options), "prompts": shown}, sort_keys=True, default=str)
+    asked: dict[str, Any] = {"format": FORMAT, "options": dict(options), "prompts": shown}
+    if wanted is not None:  # absent without one: the keys of earlier runs stay the same
+        asked["schema"] = [wanted.name, wanted.sent_schema]
+    text = json.dumps(asked, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 

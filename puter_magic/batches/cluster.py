@@ -23,8 +23,10 @@ from dataclasses import fields
 from typing import Any
 
 from ..config import Settings
+from ..core.structured import Wanted
 from ..errors import InputError
 from .cluster_progress import ClusterProgress, listen_locally
+from .cluster_schema import fields_meta
 from .cluster_worker import PLUGIN_PREFIX, Job, SettingsPlugin, _shipped_here, answer_partition
 from .progress import Reporter
 
@@ -45,13 +47,16 @@ def cluster_batch(
     settings: Settings | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     progress: ReporterFor | None = None,
+    schema: Any = None,
 ) -> Any:
     """The lazy collection of answers: for a DataFrame or Series, a DataFrame with the string columns `answer`
     (missing where the row failed) and `error` (the one-line error, missing where it was answered), on the
-    input's partitions and index; for a Bag, a Bag of answers and BatchErrors."""
+    input's partitions and index; for a Bag, a Bag of answers and BatchErrors. With `schema`, the answers are
+    its typed values, and a frame has a typed column per field instead of `answer` (cluster_schema.py)."""
     if concurrency < 1:
         raise InputError(f"concurrency must be at least 1, not {concurrency}")
     shape = _shape(collection, template)
+    wanted = Wanted.of(schema) if schema is not None else None  # one that cannot be described fails here
     client = current_client()
     job = Job(
         template,
@@ -61,6 +66,7 @@ def cluster_batch(
         settings=_ship(settings, client) if settings is not None else None,
         checkpoint=os.fspath(checkpoint) if checkpoint is not None else None,
         shape=shape,
+        wanted=wanted,
     )
     if progress is not None:
         link = _dashboard(client)
@@ -71,7 +77,8 @@ def cluster_batch(
             listen_locally(job.topic, watcher)
     if shape == "values":
         return _over_bag(collection, job)
-    return collection.map_partitions(answer_partition, job, meta=answers_meta(), enforce_metadata=False)
+    meta = answers_meta() if wanted is None else fields_meta(wanted)
+    return collection.map_partitions(answer_partition, job, meta=meta, enforce_metadata=False)
 
 
 def answers_meta() -> Any:

@@ -16,10 +16,12 @@ from typing import Any
 from ..config import Settings
 from ..core.reply import Reply
 from ..core.sessions import Session
+from ..core.structured import Wanted
 from ..errors import ConfigurationError, PuterError
 from ..redact import register_secret
 from .checkpoints import Outcome, PartitionCheckpoint, partition_key
 from .cluster_progress import Offset, PartitionReporter
+from .cluster_schema import fields_frame
 from .run import Plan, run
 from .values import BatchError, Rows, prompts_of
 
@@ -42,6 +44,7 @@ class Job:
     settings: str | None = None  # the name of the shipped settings; None: the worker's environment
     checkpoint: str | None = None  # the checkpoint folder
     shape: str = "frame"  # "frame" (answer and error columns) or "values" (a Bag's items)
+    wanted: Wanted | None = None  # schema=: its type travels by value (cloudpickle), fields become columns
 
 
 class SettingsPlugin(WorkerPlugin):
@@ -101,13 +104,16 @@ def _settings(name: str | None, worker: Any) -> Settings:
 
 
 def answer_partition(part: Any, job: Job, partition_info: Mapping[str, Any] | None = None) -> Any:
-    """One partition's answers in its rows' order: a frame (answer, error) on its index, or a list of values."""
+    """One partition's answers in its rows' order: a frame (answer, error; with a schema its fields, error) on its
+    index, or a list of values."""
     number = int(partition_info["number"]) if partition_info else 0
     rows = Rows.of(part)
     prompts = prompts_of(rows, job.template)
     worker = current_worker()
     checkpoint = (
-        PartitionCheckpoint(job.checkpoint, number, partition_key(prompts, job.options)) if job.checkpoint else None
+        PartitionCheckpoint(job.checkpoint, number, partition_key(prompts, job.options, job.wanted))
+        if job.checkpoint
+        else None
     )
     outcomes = _answer(rows, prompts, job, number, checkpoint, worker)
     return _shaped(rows, outcomes, job)
@@ -143,7 +149,7 @@ def _answer(
             session,
             labels,
             [prompts[p] for p in todo],
-            dict(job.options, history=False),
+            dict(job.options, history=False, schema=job.wanted),
             reporter,
             job.concurrency,
             on_item=finished,
@@ -171,7 +177,14 @@ def _outcome(result: Reply | BatchError | str) -> Outcome:
 
 def _shaped(rows: Rows, outcomes: list[Outcome], job: Job) -> Any:
     if job.shape == "values":
+        if job.wanted is not None:
+            return [
+                job.wanted.read(o.answer or "") if o.error is None else BatchError(o.error, o.kind or "Error")
+                for o in outcomes
+            ]
         return [o.answer if o.error is None else BatchError(o.error, o.kind or "Error") for o in outcomes]
+    if job.wanted is not None:
+        return fields_frame(outcomes, job.wanted, rows.index)
     import pandas
 
     return pandas.DataFrame(

@@ -52,15 +52,14 @@ def batch(
     With `schema=Person` (a dataclass, TypedDict, pydantic model, `list[…]` of one, or a JSON-schema dict) each
     answer is asked for as JSON that fits it (core/structured.py: checked, asked again once) and comes back as that
     type; a row that never fits is a BatchError. A DataFrame input then gets a DataFrame of the fields, on its index
-    (an `error` column when a row failed; the BatchResult in `.attrs["batch"]`).
+    (an `error` column when a row failed; the BatchResult in `.attrs["batch"]`). Over a Dask DataFrame or Series:
+    a lazy DataFrame with a typed column per field and `error`; over a Bag, a Bag of the typed values.
     """
     from ..batches.cluster import is_dask_collection
 
     source = prompts if rows is None else rows
     if is_dask_collection(source):
         template = None if rows is None else prompts
-        if schema is not None:
-            raise InputError("schema= is not available on a Dask cluster yet", hint="batch a pandas DataFrame")
         if history or thread is not None:
             raise InputError("a batch on a Dask cluster keeps no history", hint="leave out history= and thread=")
         return _on_cluster(
@@ -76,6 +75,7 @@ def batch(
             session,
             checkpoint,
             settings,
+            schema,
         )
     for name, option in DASK_ONLY.items():
         if locals()[name] is not None:
@@ -119,6 +119,7 @@ def _on_cluster(
     session: Session | None,
     checkpoint: str | os.PathLike[str] | None,
     settings: Settings | None,
+    schema: Any,
 ) -> Any:
     """The kernel's model and provider go with the job (the workers have no notebook state)."""
     from ..batches.cluster import cluster_batch
@@ -147,4 +148,5 @@ def _on_cluster(
         settings=settings,
         checkpoint=checkpoint,
         progress=None if progress is False else (lambda link: choose(progress, link=link)),
+        schema=schema,
     )
