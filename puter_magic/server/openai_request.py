@@ -262,15 +262,7 @@ def _response_format(value: Any) -> dict[str, Any] | None:
     """None for plain text (the default); json_object and json_schema are carried."""
     if value is None:
         return None
-    if not isinstance(value, dict):
-        raise InvalidRequest("`response_format` must be an object with a `type`", param="response_format")
-    kind = value.get("type")
-    if kind not in RESPONSE_FORMATS:
-        raise InvalidRequest(
-            f"`response_format.type` must be one of {', '.join(RESPONSE_FORMATS)}",
-            param="response_format.type",
-            code="unsupported_value",
-        )
+    kind = format_kind(value, "response_format")
     if kind == "json_schema":
         spec = value.get("json_schema")
         if not isinstance(spec, dict) or not isinstance(spec.get("schema", {}), dict):
@@ -279,6 +271,20 @@ def _response_format(value: Any) -> dict[str, Any] | None:
                 param="response_format.json_schema",
             )
     return None if kind == "text" else value
+
+
+def format_kind(value: Any, param: str) -> str:
+    """The `type` of an answer format object, one of RESPONSE_FORMATS; `param` names the object in the error."""
+    if not isinstance(value, dict):
+        raise InvalidRequest(f"`{param}` must be an object with a `type`", param=param)
+    kind = value.get("type")
+    if kind not in RESPONSE_FORMATS:
+        raise InvalidRequest(
+            f"`{param}.type` must be one of {', '.join(RESPONSE_FORMATS)}",
+            param=f"{param}.type",
+            code="unsupported_value",
+        )
+    return str(kind)
 
 
 def _logit_bias(value: Any) -> dict[str, float] | None:

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..datatypes import ChatRequest, Message, ToolCall
 from .openai_errors import InvalidRequest
-from .openai_request import MAX_INT, RESPONSE_FORMATS, _flag, _integer, _number, _text, _unsupported
+from .openai_request import MAX_INT, _flag, _integer, _number, _text, _unsupported, format_kind
 
 STATELESS = "this proxy stores no responses (as with `store: false`); send the whole conversation in `input`"
 MESSAGE_ROLES = {"user": "user", "system": "system", "developer": "system", "assistant": "assistant"}
@@ -270,15 +270,7 @@ def _text_format(value: Any) -> dict[str, Any] | None:
     """`text.format` as chat's `response_format`: json_schema's name, schema and strict move under `json_schema`."""
     if value is None:
         return None
-    if not isinstance(value, dict):
-        raise InvalidRequest("`text.format` must be an object with a `type`", param="text.format")
-    kind = value.get("type")
-    if kind not in RESPONSE_FORMATS:
-        raise InvalidRequest(
-            f"`text.format.type` must be one of {', '.join(RESPONSE_FORMATS)}",
-            param="text.format.type",
-            code="unsupported_value",
-        )
+    kind = format_kind(value, "text.format")
     if kind != "json_schema":
         return None if kind == "text" else {"type": kind}
     spec = {key: value[key] for key in ("name", "schema", "strict", "description") if key in value}
