@@ -180,6 +180,6 @@ def test_achat_returns_the_value_too(memory_session, memory_provider, monkeypatc
 
     from puter_magic.core import public, sessions
 
-    monkeypatch.setattr(sessions, "_session", memory_session)
+    monkeypatch.setattr(sessions, "_session", lambda: memory_session)
     memory_provider.enqueue(json.dumps(ADA))
     assert asyncio.run(public.achat("Who?", schema=Person)) == Person("Ada Lovelace", 36)
