@@ -149,20 +149,27 @@ class EgressMeter:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        size = 0
+        size, metered = 0, False
+
+        def meter() -> None:  # once: before the last body message, so a client never sees an answer unmetered
+            nonlocal metered
+            user = scope.get(AUTHENTICATED_USER)
+            if not metered and user is not None and scope.get(API_ROUTE):
+                self.state.add_egress(user, size)
+            metered = True
 
         async def counting_send(message: Message) -> None:
             nonlocal size
             if message["type"] == "http.response.body":
                 size += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    meter()
             await send(message)
 
         try:
             await self.app(scope, receive, counting_send)
         finally:
-            user = scope.get(AUTHENTICATED_USER)
-            if user is not None and scope.get(API_ROUTE):
-                self.state.add_egress(user, size)
+            meter()  # a response cut short is metered for what it sent
 
 
 def _record(scope: Scope, headers: Headers, body: bytes) -> RecordedRequest:
