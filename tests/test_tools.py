@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +19,17 @@ from puter_magic.redact import REDACTED, register_secret
 
 
 @pytest.fixture(autouse=True)
-def empty_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+def empty_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No registered tools, and no @tool marks left on this module's functions by another test."""
     monkeypatch.setattr(tools, "_REGISTRY", {})
+    unmarked()
+    yield
+    unmarked()
+
+
+def unmarked() -> None:
+    for function in (get_weather, slow_echo, fails):
+        function.__dict__.pop("__puter_tool__", None)
 
 
 class Unit(enum.Enum):
@@ -140,8 +150,11 @@ def test_resolve_errors_are_one_line(spec, message):
     def untyped(x):  # type: ignore[no-untyped-def]
         return x
 
-    tool(fails, name="get_weather")  # so `other` is a second tool named get_weather
-    namespace = {"limit": 3, "get_weather": get_weather, "other": fails, "untyped": untyped}
+    def other(key: str) -> str:  # a function of this test: registering it leaves the module's functions alone
+        return key
+
+    tool(other, name="get_weather")  # so `other` is a second tool named get_weather
+    namespace = {"limit": 3, "get_weather": get_weather, "other": other, "untyped": untyped}
     with pytest.raises(InputError) as raised:
         resolve(spec, namespace)
     assert raised.value.one_line().startswith(message)
