@@ -73,16 +73,23 @@ class PuterMagics(PuterSettings):
     def namespace(self) -> dict[str, Any]:
         return self.shell.user_ns if self.shell is not None else {}
 
-    def ask(self, line: str, cell: str) -> Any:
-        """%%puter as IPython calls a cell magic: the answer streams into the cell; Ctrl-C interrupts it."""
+    def _start(self, line: str, cell: str) -> tuple[Any, Any]:
+        """(the cell's run, None) for a chat cell; (None, what to show) for `--help`, `--draw` and `--speak`."""
         args = parse_options(line)
         if args.help:
-            return options_report()
+            return None, options_report()
         if args.draw or args.speak:
-            return media_only(self, args, cell)
+            media_only(self, args, cell)
+            return None, None
         from .cell_run import CellRun
 
-        run = CellRun(self, args, cell)
+        return CellRun(self, args, cell), None
+
+    def ask(self, line: str, cell: str) -> Any:
+        """%%puter as IPython calls a cell magic: the answer streams into the cell; Ctrl-C interrupts it."""
+        run, shown = self._start(line, cell)
+        if run is None:
+            return shown
         try:
             for piece in run.pending:
                 run.take(piece)
@@ -91,7 +98,7 @@ class PuterMagics(PuterSettings):
         except PuterError:
             run.failed()
             raise
-        return spoken(self, args, run)
+        return spoken(self, run.args, run)
 
     async def ask_async(self, line: str, cell: str) -> Any:
         """%%puter as a coroutine: the kernel awaits it, and meanwhile handles widget clicks, so the panel's
@@ -100,14 +107,9 @@ class PuterMagics(PuterSettings):
         import asyncio
 
         with friendly():
-            args = parse_options(line)
-            if args.help:
-                return options_report()
-            if args.draw or args.speak:
-                return media_only(self, args, cell)
-            from .cell_run import CellRun
-
-            run = CellRun(self, args, cell)
+            run, shown = self._start(line, cell)
+            if run is None:
+                return shown
             try:
                 async for piece in run.pending:
                     run.take(piece)
@@ -116,7 +118,7 @@ class PuterMagics(PuterSettings):
             except PuterError:
                 run.failed()
                 raise
-            return spoken(self, args, run)
+            return spoken(self, run.args, run)
 
 
 def media_only(magics: PuterMagics, args: Any, cell: str) -> None:
