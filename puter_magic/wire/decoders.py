@@ -66,8 +66,30 @@ class LineDecoder:
         return [line]
 
 
-def _strip_bom(line: bytes) -> bytes:
-    return line[3:] if line.startswith(_BOM) else line
+class _StreamLines(LineDecoder):
+    """A LineDecoder that drops a UTF-8 BOM at the very start of the stream (and of the next one, after `flush()`)."""
+
+    __slots__ = ("_at_start",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._at_start = True
+
+    def decode(self, chunk: bytes) -> list[bytes]:
+        lines = LineDecoder.decode(self, chunk)  # not super(): the hot path, once per chunk
+        return self._without_bom(lines) if self._at_start else lines
+
+    def flush(self) -> list[bytes]:
+        lines = self._without_bom(super().flush())
+        self._at_start = True
+        return lines
+
+    def _without_bom(self, lines: list[bytes]) -> list[bytes]:
+        if lines and self._at_start:
+            self._at_start = False
+            if lines[0].startswith(_BOM):
+                lines[0] = lines[0][3:]
+        return lines
 
 
 class NDJSONDecoder:
@@ -77,27 +99,19 @@ class NDJSONDecoder:
     lost, so give up on the stream then. A UTF-8 BOM at the very start of the stream is dropped.
     """
 
-    __slots__ = ("_at_start", "_lines")
+    __slots__ = ("_lines",)
 
     def __init__(self) -> None:
-        self._lines = LineDecoder()
-        self._at_start = True
+        self._lines = _StreamLines()
 
     def decode(self, chunk: bytes) -> list[Any]:
         return self._parse(self._lines.decode(chunk))
 
     def flush(self) -> list[Any]:
-        values = self._parse(self._lines.flush())
-        self._at_start = True
-        return values
+        return self._parse(self._lines.flush())
 
     def _parse(self, lines: list[bytes]) -> list[Any]:
         values: list[Any] = []
-        if not lines:
-            return values
-        if self._at_start:
-            self._at_start = False
-            lines[0] = _strip_bom(lines[0])
         loads = json.loads
         for line in lines:
             if not line:
@@ -131,10 +145,10 @@ class SSEDecoder:
     data even though no blank line ended it: some servers end a stream abruptly, and nothing is lost.
     """
 
-    __slots__ = ("_at_start", "_data", "_event", "_id", "_lines", "_retry")
+    __slots__ = ("_data", "_event", "_id", "_lines", "_retry")
 
     def __init__(self) -> None:
-        self._lines = LineDecoder()
+        self._lines = _StreamLines()
         self._reset()
 
     def _reset(self) -> None:
@@ -142,7 +156,6 @@ class SSEDecoder:
         self._event = ""
         self._id: str | None = None
         self._retry: int | None = None
-        self._at_start = True
 
     def decode(self, chunk: bytes) -> list[ServerSentEvent]:
         return self._process(self._lines.decode(chunk))
@@ -155,11 +168,6 @@ class SSEDecoder:
 
     def _process(self, lines: list[bytes]) -> list[ServerSentEvent]:
         events: list[ServerSentEvent] = []
-        if not lines:
-            return events
-        if self._at_start:
-            self._at_start = False
-            lines[0] = _strip_bom(lines[0])
         data = self._data
         for line in lines:
             if not line:  # a blank line dispatches the event, if it has data
