@@ -9,18 +9,12 @@
 #   PROJECT_PYTHON  the project's interpreter, whose base CPython makes the venv (default: <repo>/.venv/bin/python)
 #   PYTHON3         the interpreter that creates the venv (default: the one PROJECT_PYTHON's venv was made from)
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../servers/lib.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="${CLIENTS_VENV:-$ROOT/.cache/clients-venv}"
 PROJECT_PYTHON="${PROJECT_PYTHON:-$ROOT/.venv/bin/python}"
 REQUIREMENTS="$ROOT/tests/clients/requirements.txt"
 MARKER="$VENV/.clients-complete"
-
-log() { echo "[setup_clients] $*"; }
-die() {
-    echo "[setup_clients] ERROR: $*" >&2
-    exit 1
-}
 
 if [ -z "${PYTHON3:-}" ]; then
     [ -x "$PROJECT_PYTHON" ] || die "no project interpreter at $PROJECT_PYTHON (run make setup first, or set PYTHON3)"
@@ -28,26 +22,18 @@ if [ -z "${PYTHON3:-}" ]; then
 fi
 STAMP="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1) $("$PYTHON3" --version 2>&1)"
 
-mkdir -p "$(dirname "$VENV")"
-exec 9>"$VENV.lock" # one set-up at a time, e.g. two test sessions starting together
-flock -w 900 9 || die "another set-up holds $VENV.lock"
+hold_lock "$VENV.lock" 900
 
-if [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$STAMP" ] && [ -x "$VENV/bin/python" ]; then
+if stamped "$MARKER" "$STAMP" && [ -x "$VENV/bin/python" ]; then
     log "cached at $VENV ($STAMP)"
     exit 0
 fi
 
 started=$SECONDS
-if [ -e "$VENV" ]; then
-    log "removing the incomplete or outdated venv at $VENV"
-    rm -rf "$VENV"
-fi
-log "creating $VENV with $("$PYTHON3" --version 2>&1)"
-"$PYTHON3" -m venv "$VENV" || die "python3 -m venv failed"
-pip=("$VENV/bin/python" -m pip --disable-pip-version-check --quiet)
+fresh_venv "$VENV" "$PYTHON3"
 log "pip install -r tests/clients/requirements.txt"
-"${pip[@]}" install -r "$REQUIREMENTS" >"$VENV.pip.log" 2>&1 ||
-    { tail -n 40 "$VENV.pip.log" >&2; die "pip install failed (log: $VENV.pip.log)"; }
+logged "$VENV.pip.log" "pip install" \
+    "$VENV/bin/python" -m pip --disable-pip-version-check --quiet install -r "$REQUIREMENTS"
 "$VENV/bin/python" - <<'PY' || die "the clients' venv does not import what it should"
 import agents, instructor, langchain_openai, llm, openai
 PY

@@ -7,35 +7,27 @@
 # Idempotent and cached: `npm ci` runs only when the lock file (or Node's version) changed since the last complete
 # install; the script itself is copied every time. Environment: NODE_CLIENTS (default <repo>/.cache/node-clients).
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../servers/lib.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SOURCE="$ROOT/tests/clients/node"
 TARGET="${NODE_CLIENTS:-$ROOT/.cache/node-clients}"
 MARKER="$TARGET/.install-complete"
-
-log() { echo "[setup_node_clients] $*"; }
-die() {
-    echo "[setup_node_clients] ERROR: $*" >&2
-    exit 1
-}
 
 command -v node >/dev/null || die "node is not installed (Node 20 or newer is needed)"
 command -v npm >/dev/null || die "npm is not installed"
 STAMP="$(cat "$SOURCE/package.json" "$SOURCE/package-lock.json" | sha256sum | cut -d' ' -f1) node $(node --version)"
 
 mkdir -p "$TARGET"
-exec 9>"$TARGET.lock" # one set-up at a time
-flock -w 600 9 || die "another set-up holds $TARGET.lock"
+hold_lock "$TARGET.lock" 600
 
 cp "$SOURCE/cline_clients.mjs" "$TARGET/"
-if [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$STAMP" ] && [ -d "$TARGET/node_modules" ]; then
+if stamped "$MARKER" "$STAMP" && [ -d "$TARGET/node_modules" ]; then
     log "cached at $TARGET ($STAMP)"
     exit 0
 fi
 rm -f "$MARKER"
 cp "$SOURCE/package.json" "$SOURCE/package-lock.json" "$TARGET/"
 log "npm ci in $TARGET"
-(cd "$TARGET" && npm ci --no-audit --no-fund --ignore-scripts >"$TARGET/npm.log" 2>&1) ||
-    { tail -n 40 "$TARGET/npm.log" >&2; die "npm ci failed (log: $TARGET/npm.log)"; }
+(cd "$TARGET" && logged "$TARGET/npm.log" "npm ci" npm ci --no-audit --no-fund --ignore-scripts)
 echo "$STAMP" >"$MARKER"
 log "installed at $TARGET"

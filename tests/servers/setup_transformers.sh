@@ -17,9 +17,8 @@
 #   TORCH_INDEX_URL  the index torch comes from (default: pip's configured index)
 #   PYTHON3      the interpreter that creates the venv (default: python3; must match TORCH_WHEEL's cp tag)
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-CACHE="${PUTER_MAGIC_SERVERS_CACHE:-$ROOT/.cache}"
 VENV="${TF_VENV:-$CACHE/tf-venv}"
 HF_HOME_DIR="${TF_HF_HOME:-$CACHE/hf-home}"
 PYTHON3="${PYTHON3:-python3}"
@@ -31,15 +30,7 @@ VENV_STAMP="torch==$TORCH_VERSION transformers[serving]==$TRANSFORMERS_VERSION"
 VENV_MARKER="$VENV/.puter-magic-complete"
 MODEL_MARKER="$HF_HOME_DIR/.puter-magic-complete"
 
-mkdir -p "$CACHE"
-exec 9>"$CACHE/setup_transformers.lock"  # one set-up at a time, e.g. two test sessions starting together
-flock -w 1500 9 || { echo "[setup_transformers] ERROR: another set-up holds $CACHE/setup_transformers.lock" >&2; exit 1; }
-
-log() { echo "[setup_transformers] $*"; }
-die() {
-    echo "[setup_transformers] ERROR: $*" >&2
-    exit 1
-}
+hold_lock "$CACHE/setup_transformers.lock" 1500
 
 build_venv() {
     local started=$SECONDS
@@ -50,22 +41,15 @@ build_venv() {
     elif [ -n "${TORCH_INDEX_URL:-}" ]; then
         torch_source+=(--index-url "$TORCH_INDEX_URL")
     fi
-    if [ -e "$VENV" ]; then
-        log "removing the incomplete or outdated venv at $VENV"
-        rm -rf "$VENV"
-    fi
-    mkdir -p "$(dirname "$VENV")"
-    log "creating $VENV with $("$PYTHON3" --version)"
-    "$PYTHON3" -m venv "$VENV" || die "python3 -m venv failed"
+    fresh_venv "$VENV" "$PYTHON3"
     local pip=("$VENV/bin/python" -m pip --disable-pip-version-check)
     echo "torch==$TORCH_VERSION" >"$VENV/constraints.txt"  # also holds a local build such as 2.13.0+cpu
     log "pip install ${torch_source[*]} (torch's own dependencies come from the index)"
-    "${pip[@]}" install -c "$VENV/constraints.txt" "${torch_source[@]}" >"$VENV/pip.log" 2>&1 ||
-        { tail -n 40 "$VENV/pip.log" >&2; die "installing torch failed (log: $VENV/pip.log)"; }
+    logged "$VENV/pip-torch.log" "installing torch" \
+        "${pip[@]}" install -c "$VENV/constraints.txt" "${torch_source[@]}"
     log "pip install transformers[serving]==$TRANSFORMERS_VERSION (torch held at $TORCH_VERSION)"
-    "${pip[@]}" install -c "$VENV/constraints.txt" "transformers[serving]==$TRANSFORMERS_VERSION" \
-        >>"$VENV/pip.log" 2>&1 ||
-        { tail -n 40 "$VENV/pip.log" >&2; die "installing transformers[serving] failed (log: $VENV/pip.log)"; }
+    logged "$VENV/pip-transformers.log" "installing transformers[serving]" \
+        "${pip[@]}" install -c "$VENV/constraints.txt" "transformers[serving]==$TRANSFORMERS_VERSION"
     "$VENV/bin/python" - <<EOF || die "the venv does not import torch/transformers as pinned"
 import torch, transformers, fastapi, uvicorn
 assert torch.__version__.split("+")[0] == "$TORCH_VERSION", torch.__version__
@@ -75,7 +59,7 @@ EOF
     log "venv ready in $((SECONDS - started)) s ($(du -sh "$VENV" | cut -f1))"
 }
 
-if [ -f "$VENV_MARKER" ] && [ "$(cat "$VENV_MARKER")" = "$VENV_STAMP" ] && [ -x "$VENV/bin/transformers" ]; then
+if stamped "$VENV_MARKER" "$VENV_STAMP" && [ -x "$VENV/bin/transformers" ]; then
     log "venv cached at $VENV"
 else
     build_venv
@@ -83,7 +67,7 @@ fi
 
 generator="$ROOT/tests/servers/make_tiny_hf.py"
 model_stamp="$REPO_ID $(sha1sum "$generator" | cut -d' ' -f1)"
-if [ -f "$MODEL_MARKER" ] && [ "$(cat "$MODEL_MARKER")" = "$model_stamp" ]; then
+if stamped "$MODEL_MARKER" "$model_stamp"; then
     log "model $REPO_ID cached in $HF_HOME_DIR"
 else
     log "writing the tiny model $REPO_ID into $HF_HOME_DIR"
