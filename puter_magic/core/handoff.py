@@ -69,6 +69,24 @@ class Window:
         await waiter
 
 
+class Receiver:
+    """The consumer's side: `items(batch)` credits the window with the batch it took and returns the batch's items.
+    A marker ends a batch (END the producer's last one, STOP comes alone); once one came, `marker` is set and the
+    consumer leaves after those items."""
+
+    def __init__(self, window: Window) -> None:
+        self.window = window
+        self.marker: object | None = None
+
+    def items(self, batch: list[Any]) -> list[Any]:
+        self.window.taken(len(batch))
+        last = batch[-1]
+        if last is END or last is STOP:
+            self.marker = last
+            return batch[:-1]
+        return batch
+
+
 def wake(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_result(None)

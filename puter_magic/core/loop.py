@@ -21,7 +21,7 @@ import weakref
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Coroutine, Iterator
 from typing import Any, Generic, TypeVar
 
-from .handoff import END, STOP, WINDOW, ThreadsafeInbox, Window, produce
+from .handoff import END, STOP, WINDOW, Receiver, ThreadsafeInbox, Window, produce
 
 T = TypeVar("T")
 CANCEL_GRACE = 2.0  # seconds we wait for cancelled work to close its connections
@@ -162,26 +162,18 @@ class LoopThread:
         """
         self._guard()
         inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        credit = Window(self.loop, window)
+        receiver = Receiver(Window(self.loop, window))
         job: _Job[None] | None = None
-        finished = False
         if stop is not None:
             stop.on_request(lambda: inbox.put([STOP]))
         try:
-            job = self._spawn(produce(source, inbox, credit))
-            while True:
-                batch = inbox.get()
-                credit.taken(len(batch))
-                for item in batch:
-                    if item is STOP:
-                        return
-                    if item is END:
-                        finished = True
-                        job.future.result()  # re-raises the producer's exception, if any
-                        return
-                    yield item
+            job = self._spawn(produce(source, inbox, receiver.window))
+            while receiver.marker is None:
+                yield from receiver.items(inbox.get())
+            if receiver.marker is END:
+                job.future.result()  # re-raises the producer's exception, if any
         finally:
-            if not finished and job is not None:
+            if receiver.marker is not END and job is not None:  # after END there is nothing left to cancel
                 job.cancel_and_wait()
 
     async def aiterate(
@@ -192,25 +184,18 @@ class LoopThread:
         inbox: asyncio.Queue[Any] = asyncio.Queue()
         caller = asyncio.get_running_loop()
         threadsafe = ThreadsafeInbox(caller, inbox)
-        credit = Window(self.loop, window)
-        future = self.submit(produce(source, threadsafe, credit))
-        finished = False
+        receiver = Receiver(Window(self.loop, window))
+        future = self.submit(produce(source, threadsafe, receiver.window))
         if stop is not None:
             stop.on_request(lambda: threadsafe.put([STOP]))
         try:
-            while True:
-                batch = await inbox.get()
-                credit.taken(len(batch))
-                for item in batch:
-                    if item is STOP:
-                        return
-                    if item is END:
-                        finished = True
-                        await asyncio.wrap_future(future)
-                        return
+            while receiver.marker is None:
+                for item in receiver.items(await inbox.get()):
                     yield item
+            if receiver.marker is END:
+                await asyncio.wrap_future(future)
         finally:
-            if not finished:
+            if receiver.marker is not END:
                 future.cancel()
 
 
