@@ -145,9 +145,25 @@ def script_tool_loop(backend: Backend) -> None:
     backend.script(ScriptedReply.calling(ScriptedCall("get_weather", WEATHER_ARGUMENTS)), WEATHER_ANSWER)
 
 
-def script_structured(request: pytest.FixtureRequest, backend: Backend) -> None:
+def script_structured(backend: Backend) -> None:
     """Prose first: only the proxy's enforcement (validate, retry once) turns it into the object asked for."""
     backend.script(ADA_PROSE, json.dumps(ADA))
+
+
+def hello_answer(backend: Backend, drivers: Drivers, client: str, scenario: str) -> dict[str, Any]:
+    """A driver's answer to "Puter" saying hello, its text checked."""
+    backend.script(HELLO)
+    answer = drivers[client].run(scenario, backend, "text")
+    check_text(backend, answer["text"])
+    return answer
+
+
+def tool_loop_answer(backend: Backend, drivers: Drivers, client: str, scenario: str) -> dict[str, Any]:
+    """A driver's answer to a get_weather call and its result, the loop checked."""
+    script_tool_loop(backend)
+    answer = drivers[client].run(scenario, backend, "tools")
+    check_tool_loop(backend, answer["calls"], answer["text"])
+    return answer
 
 
 def check_person(backend: Backend, person: dict[str, Any]) -> None:
@@ -188,8 +204,8 @@ def test_llm_continues_a_conversation(backend, clients_venv):
 
 
 @pytest.mark.real_client("llm", "--schema")
-def test_llm_schema(backend, clients_venv, request):
-    script_structured(request, backend)
+def test_llm_schema(backend, clients_venv):
+    script_structured(backend)
     out = llm(backend, "-m", "puter-magic", "-o", "max_tokens", "300", "--schema", "name, age int", "Who is Ada?")
     check_person(backend, json.loads(out))
 
@@ -213,30 +229,17 @@ def test_llm_tools(backend, clients_venv):
 
 @pytest.mark.real_client("langchain-openai", "invoke")
 def test_langchain_invoke(backend, drivers):
-    backend.script(HELLO)
-    check_text(backend, drivers["langchain"].run("invoke", backend, "text")["text"])
+    hello_answer(backend, drivers, "langchain", "invoke")
 
 
 @pytest.mark.real_client("langchain-openai", "stream")
 def test_langchain_stream(backend, drivers):
-    backend.script(HELLO)
-    answer = drivers["langchain"].run("stream", backend, "text")
-    check_text(backend, answer["text"])
-    assert answer["chunks"] > 2
+    assert hello_answer(backend, drivers, "langchain", "stream")["chunks"] > 2
 
 
 @pytest.mark.real_client("langchain-openai", "bind_tools two-turn loop")
 def test_langchain_tool_loop(backend, drivers):
-    script_tool_loop(backend)
-    answer = drivers["langchain"].run("tools", backend, "tools")
-    check_tool_loop(backend, answer["calls"], answer["text"])
-    assert answer["final_calls"] == 0
-
-
-@pytest.mark.real_client("langchain-openai", "with_structured_output")
-def test_langchain_structured_output(backend, drivers, request):
-    script_structured(request, backend)
-    check_person(backend, drivers["langchain"].run("structured", backend, "schema"))
+    assert tool_loop_answer(backend, drivers, "langchain", "tools")["final_calls"] == 0
 
 
 # --- openai-agents ------------------------------------------------------------------------------------------
@@ -259,16 +262,7 @@ def test_agents_run_resumed(backend, drivers):
 
 @pytest.mark.real_client("openai-agents", "function tool")
 def test_agents_tool(backend, drivers):
-    script_tool_loop(backend)
-    answer = drivers["agents"].run("tools", backend, "tools")
-    check_tool_loop(backend, answer["calls"], answer["text"])
-    assert answer["outputs"] == [WEATHER_RESULT]
-
-
-@pytest.mark.real_client("openai-agents", "output_type")
-def test_agents_output_type(backend, drivers, request):
-    script_structured(request, backend)
-    check_person(backend, drivers["agents"].run("structured", backend, "schema"))
+    assert tool_loop_answer(backend, drivers, "agents", "tools")["outputs"] == [WEATHER_RESULT]
 
 
 # --- instructor ---------------------------------------------------------------------------------------------
@@ -283,10 +277,22 @@ def test_instructor_tools_mode(backend, drivers):
         assert request["tool_choice"] == {"type": "function", "function": {"name": "Person"}}
 
 
-@pytest.mark.real_client("instructor", "Mode.JSON_SCHEMA")
-def test_instructor_json_schema_mode(backend, drivers, request):
-    script_structured(request, backend)
-    check_person(backend, drivers["instructor"].run("json_schema", backend, "schema"))
+# --- structured output from "Puter"'s prose, then its JSON, in each client's own way -------------------------
+
+
+@pytest.mark.parametrize(
+    ("client", "scenario"),
+    [
+        pytest.param(
+            "langchain", "structured", marks=pytest.mark.real_client("langchain-openai", "with_structured_output")
+        ),
+        pytest.param("agents", "structured", marks=pytest.mark.real_client("openai-agents", "output_type")),
+        pytest.param("instructor", "json_schema", marks=pytest.mark.real_client("instructor", "Mode.JSON_SCHEMA")),
+    ],
+)
+def test_structured_output(backend, drivers, client, scenario):
+    script_structured(backend)
+    check_person(backend, drivers[client].run(scenario, backend, "schema"))
 
 
 # --- the openai SDK -----------------------------------------------------------------------------------------
@@ -294,33 +300,23 @@ def test_instructor_json_schema_mode(backend, drivers, request):
 
 @pytest.mark.real_client("openai", "chat completions")
 def test_openai_chat(backend, drivers):
-    backend.script(HELLO)
-    answer = drivers["openai"].run("chat", backend, "text")
-    check_text(backend, answer["text"])
-    assert answer["usage"]["completion_tokens"] > 0
+    assert hello_answer(backend, drivers, "openai", "chat")["usage"]["completion_tokens"] > 0
 
 
 @pytest.mark.real_client("openai", "chat completions, streamed")
 def test_openai_chat_stream(backend, drivers):
-    backend.script(HELLO)
-    answer = drivers["openai"].run("chat_stream", backend, "text")
-    check_text(backend, answer["text"])
+    answer = hello_answer(backend, drivers, "openai", "chat_stream")
     assert answer["finish_reason"] in {"stop", "length"} and answer["usage"]["completion_tokens"] > 0
 
 
 @pytest.mark.real_client("openai", "chat completions tool loop")
 def test_openai_chat_tool_loop(backend, drivers):
-    script_tool_loop(backend)
-    answer = drivers["openai"].run("chat_tools", backend, "tools")
-    assert answer["first_finish_reason"] == "tool_calls"
-    check_tool_loop(backend, answer["calls"], answer["text"])
+    assert tool_loop_answer(backend, drivers, "openai", "chat_tools")["first_finish_reason"] == "tool_calls"
 
 
 @pytest.mark.real_client("openai", "responses")
 def test_openai_responses(backend, drivers):
-    backend.script(HELLO)
-    answer = drivers["openai"].run("responses", backend, "text")
-    check_text(backend, answer["text"])
+    answer = hello_answer(backend, drivers, "openai", "responses")
     assert answer["status"] in {"completed", "incomplete"} and answer["usage"]["output_tokens"] > 0
     if backend.puter is not None:
         (request,) = backend.chat_requests()
@@ -329,9 +325,7 @@ def test_openai_responses(backend, drivers):
 
 @pytest.mark.real_client("openai", "responses, streamed")
 def test_openai_responses_stream(backend, drivers):
-    backend.script(HELLO)
-    answer = drivers["openai"].run("responses_stream", backend, "text")
-    check_text(backend, answer["text"])
+    answer = hello_answer(backend, drivers, "openai", "responses_stream")
     types = answer["event_types"]
     assert types[0] == "response.created" and types[-1] in {"response.completed", "response.incomplete"}
     assert "response.output_text.delta" in types and answer["usage"]["output_tokens"] > 0
@@ -339,7 +333,4 @@ def test_openai_responses_stream(backend, drivers):
 
 @pytest.mark.real_client("openai", "responses tool loop")
 def test_openai_responses_tool_loop(backend, drivers):
-    script_tool_loop(backend)
-    answer = drivers["openai"].run("responses_tools", backend, "tools")
-    check_tool_loop(backend, answer["calls"], answer["text"])
-    assert answer["final_calls"] == 0
+    assert tool_loop_answer(backend, drivers, "openai", "responses_tools")["final_calls"] == 0
