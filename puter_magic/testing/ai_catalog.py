@@ -32,16 +32,8 @@ SAMPLE_TRANSCRIPT: dict[str, Any] = {  # recordings 136, 137 (the driver appends
 
 IMAGE_PROVIDER = "openai-image-generation"
 DEFAULT_IMAGE_MODEL = "gpt-image-1-mini"
+QUALITIES = ("low", "medium", "high")
 SQUARE_AND_TALL_AND_WIDE = [{"w": 1024, "h": 1024}, {"w": 1024, "h": 1536}, {"w": 1536, "h": 1024}]
-
-
-def _sized_costs(prices: tuple[float, ...]) -> dict[str, float]:
-    keys = [
-        f"{quality}:{w}x{h}"
-        for quality in ("low", "medium", "high")
-        for w, h in ((1024, 1024), (1024, 1536), (1536, 1024))
-    ]
-    return dict(zip(keys, prices, strict=True))
 
 
 def _image_model(model_id: str, name: str, version: str, token_costs: dict[str, float], **rest: Any) -> dict[str, Any]:
@@ -55,10 +47,29 @@ def _image_model(model_id: str, name: str, version: str, token_costs: dict[str, 
         "costs_currency": "usd-cents",
         "index_cost_key": "low:1024x1024",
         "costs": token_costs | rest.pop("sized", {}),
-        "allowedQualityLevels": rest.pop("qualities", ["low", "medium", "high"]),
+        "allowedQualityLevels": rest.pop("qualities", list(QUALITIES)),
         **rest,
         "provider": IMAGE_PROVIDER,
     }
+
+
+# cents per picture of the models that make the three sizes: a row per quality (low, medium, high), a column per
+# size (square, tall, wide)
+CENTS_PER_PICTURE = {
+    "gpt-image-1": ((1.1, 1.6, 1.6), (4.2, 6.3, 6.3), (16.7, 25, 25)),
+    "gpt-image-1-mini": ((0.5, 0.6, 0.6), (1.1, 1.5, 1.5), (3.6, 5.2, 5.2)),
+    "gpt-image-1.5": ((0.9, 1.3, 1.3), (3.4, 5, 5), (13.3, 20, 20)),
+}
+
+
+def _sized_image_model(model_id: str, name: str, version: str, token_costs: dict[str, float]) -> dict[str, Any]:
+    """An image model that makes the three sizes of SQUARE_AND_TALL_AND_WIDE, at its CENTS_PER_PICTURE."""
+    sized = {
+        f"{quality}:{size['w']}x{size['h']}": cents
+        for quality, row in zip(QUALITIES, CENTS_PER_PICTURE[model_id], strict=True)
+        for size, cents in zip(SQUARE_AND_TALL_AND_WIDE, row, strict=True)
+    }
+    return _image_model(model_id, name, version, token_costs, sized=sized, allowedRatios=SQUARE_AND_TALL_AND_WIDE)
 
 
 def _tokens(
@@ -71,30 +82,9 @@ def _tokens(
 
 
 IMAGE_MODELS: list[dict[str, Any]] = [
-    _image_model(
-        "gpt-image-1",
-        "GPT Image 1",
-        "1.0",
-        _tokens(500, 125, 1000, 250, 4000),
-        sized=_sized_costs((1.1, 1.6, 1.6, 4.2, 6.3, 6.3, 16.7, 25, 25)),
-        allowedRatios=SQUARE_AND_TALL_AND_WIDE,
-    ),
-    _image_model(
-        "gpt-image-1-mini",
-        "GPT Image 1 Mini",
-        "1.0",
-        _tokens(200, 20, 250, 25, 800),
-        sized=_sized_costs((0.5, 0.6, 0.6, 1.1, 1.5, 1.5, 3.6, 5.2, 5.2)),
-        allowedRatios=SQUARE_AND_TALL_AND_WIDE,
-    ),
-    _image_model(
-        "gpt-image-1.5",
-        "GPT Image 1.5",
-        "1.5",
-        _tokens(500, 125, 800, 200, 3200, text_out=1000),
-        sized=_sized_costs((0.9, 1.3, 1.3, 3.4, 5, 5, 13.3, 20, 20)),
-        allowedRatios=SQUARE_AND_TALL_AND_WIDE,
-    ),
+    _sized_image_model("gpt-image-1", "GPT Image 1", "1.0", _tokens(500, 125, 1000, 250, 4000)),
+    _sized_image_model("gpt-image-1-mini", "GPT Image 1 Mini", "1.0", _tokens(200, 20, 250, 25, 800)),
+    _sized_image_model("gpt-image-1.5", "GPT Image 1.5", "1.5", _tokens(500, 125, 800, 200, 3200, text_out=1000)),
     _image_model(
         "gpt-image-2",
         "GPT Image 2",
@@ -106,27 +96,30 @@ IMAGE_MODELS: list[dict[str, Any]] = [
     ),
 ]
 
-VIDEO_MODELS: list[dict[str, Any]] = [  # recording 163
-    {
-        "id": "sora-2",
-        "puterId": "openai:openai/sora-2",
-        "aliases": ["openai/sora-2", "openai:openai/sora-2", "sora-2"],
-        "name": "Sora 2",
+
+def _video_model(model_id: str, name: str, costs: dict[str, int], dimensions: list[str]) -> dict[str, Any]:
+    """One entry of recording 163 (``/puterai/video/models/details``)."""
+    return {
+        "id": model_id,
+        "puterId": f"openai:openai/{model_id}",
+        "aliases": [f"openai/{model_id}", f"openai:openai/{model_id}", model_id],
+        "name": name,
         "costs_currency": "usd-cents",
-        "costs": {"per-second": 10, "default-duration-per-video": 40},
+        "costs": costs,
         "output_cost_key": "default-duration-per-video",
         "durationSeconds": [4, 8, 12],
-        "dimensions": ["720x1280", "1280x720"],
-        "defaultUsageKey": "openai:sora-2:default",
+        "dimensions": dimensions,
+        "defaultUsageKey": f"openai:{model_id}:default",
         "provider": "openai-video-generation",
-    },
-    {
-        "id": "sora-2-pro",
-        "puterId": "openai:openai/sora-2-pro",
-        "aliases": ["openai/sora-2-pro", "openai:openai/sora-2-pro", "sora-2-pro"],
-        "name": "Sora 2 Pro",
-        "costs_currency": "usd-cents",
-        "costs": {
+    }
+
+
+VIDEO_MODELS: list[dict[str, Any]] = [
+    _video_model("sora-2", "Sora 2", {"per-second": 10, "default-duration-per-video": 40}, ["720x1280", "1280x720"]),
+    _video_model(
+        "sora-2-pro",
+        "Sora 2 Pro",
+        {
             "per-second": 30,
             "default-duration-per-video": 120,
             "per-second-xl": 50,
@@ -134,12 +127,8 @@ VIDEO_MODELS: list[dict[str, Any]] = [  # recording 163
             "per-second-xxl": 70,
             "default-duration-per-video-xxl": 280,
         },
-        "output_cost_key": "default-duration-per-video",
-        "durationSeconds": [4, 8, 12],
-        "dimensions": ["720x1280", "1280x720", "1024x1792", "1792x1024", "1080x1920", "1920x1080"],
-        "defaultUsageKey": "openai:sora-2-pro:default",
-        "provider": "openai-video-generation",
-    },
+        ["720x1280", "1280x720", "1024x1792", "1792x1024", "1080x1920", "1920x1080"],
+    ),
 ]
 
 TTS_ENGINES: list[dict[str, Any]] = [  # recording 159
