@@ -104,19 +104,29 @@ def build_app(state: FakePuter | None = None) -> Starlette:
     return app
 
 
-class TrafficObserver:
-    """ASGI middleware: logs each request (but not control requests), counts requests in flight until their
-    response ends (streams included), and answers CORS the way Puter's API does for browsers (but not on
-    control requests)."""
+class _HttpMiddleware:
+    """An ASGI middleware that sees the server's state; anything but an HTTP request passes straight through."""
 
     def __init__(self, app: ASGIApp, state: FakePuter) -> None:
         self.app = app
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "http":
+            await self.http(scope, receive, send)
+        else:
             await self.app(scope, receive, send)
-            return
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class TrafficObserver(_HttpMiddleware):
+    """ASGI middleware: logs each request (but not control requests), counts requests in flight until their
+    response ends (streams included), and answers CORS the way Puter's API does for browsers (but not on
+    control requests)."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         if is_control_path(scope["path"]):
             await self.app(scope, receive, send)  # no CORS: web pages are no clients of the control API
             return
@@ -137,18 +147,11 @@ class TrafficObserver:
             self.state.request_finished()
 
 
-class EgressMeter:
+class EgressMeter(_HttpMiddleware):
     """ASGI middleware: the body bytes of an authenticated API-host response (as the handler wrote them, before
     compression, streams included) go to its user's egress buffer when the response ends (metering.py)."""
 
-    def __init__(self, app: ASGIApp, state: FakePuter) -> None:
-        self.app = app
-        self.state = state
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         size, metered = 0, False
 
         def meter() -> None:  # once: before the last body message, so a client never sees an answer unmetered
