@@ -139,6 +139,17 @@ def notebook_env(puter_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 @pytest.fixture
+def http(puter_server):
+    """Raw HTTP to the local Puter server (test_local_server.Http) for test_local_server*.py; test_proxy.py and
+    test_real_servers.py have an `http` of their own."""
+    import httpx
+    from test_local_server import Http
+
+    with httpx.Client(base_url=puter_server.origin, timeout=10) as client:
+        yield Http(puter_server, client)
+
+
+@pytest.fixture
 def loop():
     """A LoopThread of its own for one test (closed afterwards, after the fixtures that use it)."""
     from puter_magic.core.loop import LoopThread

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -293,12 +293,6 @@ def ndjson_lines(response: httpx.Response, raw: bytes) -> list[dict[str, Any]]:
 
 def texts(lines: list[dict[str, Any]]) -> str:
     return "".join(line["text"] for line in lines if line["type"] == "text")
-
-
-@pytest.fixture
-def http(puter_server: LocalPuter) -> Iterator[Http]:
-    with httpx.Client(base_url=puter_server.origin, timeout=10) as client:
-        yield Http(puter_server, client)
 
 
 # -- recorded exchanges: accounts ---------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -26,8 +25,6 @@ from test_local_server import (
     ndjson_lines,
     recorded_whoami,
 )
-
-from puter_magic.testing import LocalPuter
 
 ANTI_CSRF_RE = re.compile(r"[0-9a-f]{64}")
 EXPIRED = "Path=/; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
@@ -70,12 +67,6 @@ class Account:
     def logout(self, anti_csrf: Any, headers: dict[str, str] | None = None) -> httpx.Response:
         body = {} if anti_csrf is None else {"anti_csrf": anti_csrf}
         return self.http.gui("POST", "/logout", headers=headers or self.bearer(), json=body)
-
-
-@pytest.fixture
-def http(puter_server: LocalPuter) -> Iterator[Http]:
-    with httpx.Client(base_url=puter_server.origin, timeout=10) as client:
-        yield Http(puter_server, client)
 
 
 @pytest.fixture

@@ -11,14 +11,13 @@ from __future__ import annotations
 import base64
 import io
 import wave
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from test_local_server import JSON_TYPE, Http, assert_matches, chat, compact, err, json_of, ndjson_lines, recorded_chat
 
-from puter_magic.testing import LocalPuter, media
+from puter_magic.testing import media
 
 PNG_1X1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGP4z8DwHwAFAAH/iZk9HQAAAABJRU5ErkJggg=="
 PNG_URL = f"data:image/png;base64,{PNG_1X1}"
@@ -55,12 +54,6 @@ def assert_answer(response: httpx.Response, status: int, body: bytes) -> None:
     assert response.headers["content-type"] == JSON_TYPE
     assert response.content == body
     assert response.headers["content-length"] == str(len(body))
-
-
-@pytest.fixture
-def http(puter_server: LocalPuter) -> Iterator[Http]:
-    with httpx.Client(base_url=puter_server.origin, timeout=10) as client:
-        yield Http(puter_server, client)
 
 
 @pytest.fixture

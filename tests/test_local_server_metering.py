@@ -7,14 +7,12 @@ Raw httpx over the real socket, with the helpers of test_local_server.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from test_local_server import Http, chat, compact, json_of, ndjson_lines
 
-from puter_magic.testing import LocalPuter
 from puter_magic.testing.metering import EGRESS_MICRO_CENTS_PER_BYTE
 
 USAGE = "/metering/usage"
@@ -57,12 +55,6 @@ RECORDED_176 = [
     for model, costs in (("fake", (0, 0)), ("costly", (1000, 2000)), ("abuse", (0, 0)))
     for direction, cost in zip(("input", "output"), costs, strict=True)
 ]
-
-
-@pytest.fixture
-def http(puter_server: LocalPuter) -> Iterator[Http]:
-    with httpx.Client(base_url=puter_server.origin, timeout=10) as client:
-        yield Http(puter_server, client)
 
 
 @pytest.fixture
