@@ -86,6 +86,7 @@ PURE = [
     "batches/progress.py",
     "server/openai_format.py",
     "server/openai_request.py",
+    "server/request_fields.py",
     "server/openai_errors.py",
     "server/responses_request.py",
     "server/responses_format.py",

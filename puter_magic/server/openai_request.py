@@ -31,9 +31,7 @@ from typing import Any
 from ..datatypes import ROLES, ChatRequest, Message, ToolCall
 from ..wire.jsontext import repaired
 from .openai_errors import InvalidRequest
-
-MAX_INT = 2**31 - 1
-RESPONSE_FORMATS = ("text", "json_object", "json_schema")
+from .request_fields import MAX_INT, flag, format_kind, integer, number, requested_model, string, unsupported
 
 
 @dataclass(frozen=True)
@@ -64,41 +62,37 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # strict UTF-8 cannot car
 
 def parse_chat_request(body: Any) -> ChatCall:
     """Validate a `/v1/chat/completions` body and translate it; raises InvalidRequest naming the bad field."""
-    if not isinstance(body, dict):
-        raise InvalidRequest("the request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model.strip() or len(model) > 256:
-        raise InvalidRequest("`model` must be a non-empty string (a model id)", param="model")
+    model = requested_model(body)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise InvalidRequest("`messages` must be a non-empty array of messages", param="messages")
     _refuse_what_cannot_be_served(body)
-    max_tokens = _integer(body, "max_completion_tokens", 1, MAX_INT)
+    max_tokens = integer(body, "max_completion_tokens", 1, MAX_INT)
     if max_tokens is None:
-        max_tokens = _integer(body, "max_tokens", 1, MAX_INT)
-    stream = _flag(body, "stream")
+        max_tokens = integer(body, "max_tokens", 1, MAX_INT)
+    stream = flag(body, "stream")
     options = body.get("stream_options")
     if options is not None and not isinstance(options, dict):
         raise InvalidRequest("`stream_options` must be an object", param="stream_options")
-    include_usage = _flag(options or {}, "include_usage", "stream_options.")
+    include_usage = flag(options or {}, "include_usage", "stream_options.")
     request = ChatRequest(
         tuple(_message(raw, index) for index, raw in enumerate(messages)),
         model.strip(),
-        temperature=_number(body, "temperature", 0, 2),
+        temperature=number(body, "temperature", 0, 2),
         max_tokens=max_tokens,
-        top_p=_number(body, "top_p", 0, 1),
+        top_p=number(body, "top_p", 0, 1),
         stop=_stop(body.get("stop")),
-        seed=_integer(body, "seed", -(2**63), 2**63 - 1),
+        seed=integer(body, "seed", -(2**63), 2**63 - 1),
         tools=_tools(body.get("tools")),
         tool_choice=_tool_choice(body.get("tool_choice")),
-        parallel_tool_calls=_flag(body, "parallel_tool_calls") if body.get("parallel_tool_calls") is not None else None,
+        parallel_tool_calls=flag(body, "parallel_tool_calls") if body.get("parallel_tool_calls") is not None else None,
         response_format=_response_format(body.get("response_format")),
-        reasoning_effort=_text(body, "reasoning_effort"),
-        verbosity=_text(body, "verbosity"),
-        frequency_penalty=_number(body, "frequency_penalty", -2, 2),
-        presence_penalty=_number(body, "presence_penalty", -2, 2),
+        reasoning_effort=string(body, "reasoning_effort"),
+        verbosity=string(body, "verbosity"),
+        frequency_penalty=number(body, "frequency_penalty", -2, 2),
+        presence_penalty=number(body, "presence_penalty", -2, 2),
         logit_bias=_logit_bias(body.get("logit_bias")),
-        user=_text(body, "user"),
+        user=string(body, "user"),
     )
     return ChatCall(request, stream, include_usage and stream)
 
@@ -108,23 +102,19 @@ def _refuse_what_cannot_be_served(body: Mapping[str, Any]) -> None:
     if n is not None and (type(n) is not int or n != 1):
         raise InvalidRequest("only `n` = 1 is supported", param="n", code="unsupported_value")
     if body.get("logprobs") not in (None, False):
-        raise _unsupported("logprobs", "log probabilities are not available through this proxy")
+        raise unsupported("logprobs", "log probabilities are not available through this proxy")
     if body.get("top_logprobs") is not None:
-        raise _unsupported("top_logprobs", "log probabilities are not available through this proxy")
+        raise unsupported("top_logprobs", "log probabilities are not available through this proxy")
     for legacy, current in (("functions", "tools"), ("function_call", "tool_choice")):
         if body.get(legacy) is not None:
-            raise _unsupported(legacy, f"`{legacy}` is the legacy form of `{current}`; send `{current}` instead")
+            raise unsupported(legacy, f"`{legacy}` is the legacy form of `{current}`; send `{current}` instead")
     if body.get("audio") is not None:
-        raise _unsupported("audio", "audio answers are not available through this proxy")
+        raise unsupported("audio", "audio answers are not available through this proxy")
     modalities = body.get("modalities")
     if modalities is not None and modalities != ["text"]:
-        raise _unsupported("modalities", 'only text answers (`modalities: ["text"]`) are available')
+        raise unsupported("modalities", 'only text answers (`modalities: ["text"]`) are available')
     if body.get("web_search_options") is not None:
-        raise _unsupported("web_search_options", "web search is not available through this proxy")
-
-
-def _unsupported(param: str, message: str) -> InvalidRequest:
-    return InvalidRequest(message, param=param, code="unsupported_parameter")
+        raise unsupported("web_search_options", "web search is not available through this proxy")
 
 
 # --- messages -------------------------------------------------------------------------------------
@@ -139,7 +129,7 @@ def _message(raw: Any, index: int) -> Message:
         legacy = " (a legacy `function` message is sent as a `tool` message now)" if role == "function" else ""
         raise InvalidRequest(f"`{where}.role` must be one of {', '.join(ROLES)}{legacy}", param=f"{where}.role")
     if raw.get("function_call") is not None:
-        raise _unsupported(f"{where}.function_call", "`function_call` is the legacy form of `tool_calls`")
+        raise unsupported(f"{where}.function_call", "`function_call` is the legacy form of `tool_calls`")
     tool_calls = _tool_calls(raw.get("tool_calls"), f"{where}.tool_calls") if role == "assistant" else ()
     content = raw.get("content")
     if content is None and role == "assistant":
@@ -161,7 +151,7 @@ def _message(raw: Any, index: int) -> Message:
         content,
         tool_calls=tool_calls,
         tool_call_id=tool_call_id if role == "tool" else None,
-        name=_text(raw, "name", f"{where}."),
+        name=string(raw, "name", f"{where}."),
         reasoning_content=reasoning if isinstance(reasoning, str) and reasoning else None,
     )
 
@@ -202,38 +192,6 @@ def _tool_calls(value: Any, where: str) -> tuple[ToolCall, ...]:
 # --- fields ---------------------------------------------------------------------------------------
 
 
-def _number(body: Mapping[str, Any], name: str, low: float, high: float) -> float | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise InvalidRequest(f"`{name}` must be a number from {low:g} to {high:g}", param=name, code="invalid_value")
-    return float(value)
-
-
-def _integer(body: Mapping[str, Any], name: str, low: int, high: int) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if type(value) is not int or not low <= value <= high:
-        raise InvalidRequest(f"`{name}` must be an integer from {low} to {high}", param=name, code="invalid_value")
-    return value
-
-
-def _flag(body: Mapping[str, Any], name: str, prefix: str = "") -> bool:
-    value = body.get(name)
-    if value is not None and not isinstance(value, bool):
-        raise InvalidRequest(f"`{prefix}{name}` must be true or false", param=prefix + name)
-    return bool(value)
-
-
-def _text(body: Mapping[str, Any], name: str, prefix: str = "") -> str | None:
-    value = body.get(name)
-    if value is not None and not isinstance(value, str):
-        raise InvalidRequest(f"`{prefix}{name}` must be a string", param=prefix + name)
-    return value
-
-
 def _stop(value: Any) -> tuple[str, ...] | None:
     if value is None:
         return None
@@ -271,20 +229,6 @@ def _response_format(value: Any) -> dict[str, Any] | None:
                 param="response_format.json_schema",
             )
     return None if kind == "text" else value
-
-
-def format_kind(value: Any, param: str) -> str:
-    """The `type` of an answer format object, one of RESPONSE_FORMATS; `param` names the object in the error."""
-    if not isinstance(value, dict):
-        raise InvalidRequest(f"`{param}` must be an object with a `type`", param=param)
-    kind = value.get("type")
-    if kind not in RESPONSE_FORMATS:
-        raise InvalidRequest(
-            f"`{param}.type` must be one of {', '.join(RESPONSE_FORMATS)}",
-            param=f"{param}.type",
-            code="unsupported_value",
-        )
-    return str(kind)
 
 
 def _logit_bias(value: Any) -> dict[str, float] | None:

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..datatypes import ChatRequest, Message, ToolCall
 from .openai_errors import InvalidRequest
-from .openai_request import MAX_INT, _flag, _integer, _number, _text, _unsupported, format_kind
+from .request_fields import MAX_INT, flag, format_kind, integer, number, requested_model, string, unsupported
 
 STATELESS = "this proxy stores no responses (as with `store: false`); send the whole conversation in `input`"
 MESSAGE_ROLES = {"user": "user", "system": "system", "developer": "system", "assistant": "assistant"}
@@ -44,13 +44,9 @@ class ResponsesCall:
 
 def parse_responses_request(body: Any) -> ResponsesCall:
     """Validate a `/v1/responses` body and translate it; raises InvalidRequest naming the bad field."""
-    if not isinstance(body, dict):
-        raise InvalidRequest("the request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model.strip() or len(model) > 256:
-        raise InvalidRequest("`model` must be a non-empty string (a model id)", param="model")
+    model = requested_model(body)
     _refuse_what_cannot_be_served(body)
-    instructions = _text(body, "instructions")
+    instructions = string(body, "instructions")
     messages = _input(body.get("input"))
     if instructions:
         messages.insert(0, Message("system", instructions))
@@ -68,16 +64,16 @@ def parse_responses_request(body: Any) -> ResponsesCall:
     request = ChatRequest(
         tuple(messages),
         model.strip(),
-        temperature=_number(body, "temperature", 0, 2),
-        max_tokens=_integer(body, "max_output_tokens", 1, MAX_INT),
-        top_p=_number(body, "top_p", 0, 1),
+        temperature=number(body, "temperature", 0, 2),
+        max_tokens=integer(body, "max_output_tokens", 1, MAX_INT),
+        top_p=number(body, "top_p", 0, 1),
         tools=tuple(_chat_tool(tool) for tool in tools) or None,
         tool_choice=tool_choice,
-        parallel_tool_calls=_flag(body, "parallel_tool_calls") if body.get("parallel_tool_calls") is not None else None,
+        parallel_tool_calls=flag(body, "parallel_tool_calls") if body.get("parallel_tool_calls") is not None else None,
         response_format=text_format,
-        reasoning_effort=_text(reasoning, "effort", "reasoning."),
-        verbosity=_text(text, "verbosity", "text."),
-        user=_text(body, "user") or _text(body, "safety_identifier"),
+        reasoning_effort=string(reasoning, "effort", "reasoning."),
+        verbosity=string(text, "verbosity", "text."),
+        user=string(body, "user") or string(body, "safety_identifier"),
     )
     echo = {
         "instructions": instructions,
@@ -92,24 +88,24 @@ def parse_responses_request(body: Any) -> ResponsesCall:
         "top_p": request.top_p,
         "user": request.user,
     }
-    return ResponsesCall(request, _flag(body, "stream"), echo)
+    return ResponsesCall(request, flag(body, "stream"), echo)
 
 
 def _refuse_what_cannot_be_served(body: Mapping[str, Any]) -> None:
     for stored in ("previous_response_id", "conversation"):
         if body.get(stored) is not None:
-            raise _unsupported(stored, f"`{stored}` needs a stored response: {STATELESS}")
+            raise unsupported(stored, f"`{stored}` needs a stored response: {STATELESS}")
     if body.get("background") not in (None, False):
-        raise _unsupported("background", "background responses need stored responses, which this proxy does not keep")
+        raise unsupported("background", "background responses need stored responses, which this proxy does not keep")
     if body.get("prompt") is not None:
-        raise _unsupported("prompt", "stored prompt templates are not available; send `instructions` and `input`")
+        raise unsupported("prompt", "stored prompt templates are not available; send `instructions` and `input`")
     if body.get("top_logprobs") is not None:
-        raise _unsupported("top_logprobs", "log probabilities are not available through this proxy")
+        raise unsupported("top_logprobs", "log probabilities are not available through this proxy")
     include = body.get("include")
     if include is not None and not (isinstance(include, list) and all(isinstance(i, str) for i in include)):
         raise InvalidRequest("`include` must be an array of strings", param="include")
     if "message.output_text.logprobs" in (include or ()):
-        raise _unsupported("include", "log probabilities are not available through this proxy")
+        raise unsupported("include", "log probabilities are not available through this proxy")
 
 
 # --- input items ----------------------------------------------------------------------------------
@@ -160,7 +156,7 @@ class _Turns:
             turn = self._assistant(new=bool(self.assistant and (self.assistant["text"] or self.assistant["calls"])))
             turn["reasoning"] += text
         else:
-            raise _unsupported(f"{where}.type", f"input items of type {kind!r} cannot be served by this proxy")
+            raise unsupported(f"{where}.type", f"input items of type {kind!r} cannot be served by this proxy")
 
     def _assistant(self, new: bool = False) -> dict[str, Any]:
         if new:
@@ -204,12 +200,12 @@ def _part(part: Any, where: str) -> dict[str, Any]:
         url = part.get("image_url")
         if not isinstance(url, str) or not url:
             if part.get("file_id") is not None:
-                raise _unsupported(f"{where}.file_id", "uploaded files are not available; send the image as a data URL")
+                raise unsupported(f"{where}.file_id", "uploaded files are not available; send the image as a data URL")
             raise InvalidRequest(f"`{where}.image_url` must be a URL or a data URL", param=f"{where}.image_url")
         image = {"url": url} | ({"detail": part["detail"]} if isinstance(part.get("detail"), str) else {})
         return {"type": "image_url", "image_url": image}
     if kind == "input_file":
-        raise _unsupported(f"{where}.type", "file inputs are not available through this proxy")
+        raise unsupported(f"{where}.type", "file inputs are not available through this proxy")
     raise InvalidRequest(f"`{where}` must be an input_text or input_image part", param=where)
 
 
@@ -246,7 +242,7 @@ def _tools(value: Any) -> list[dict[str, Any]]:
     for index, tool in enumerate(value):
         if not isinstance(tool, dict) or tool.get("type") != "function":
             kind = tool.get("type") if isinstance(tool, dict) else None
-            raise _unsupported(f"tools[{index}].type", f"only function tools can be served, not {kind!r}")
+            raise unsupported(f"tools[{index}].type", f"only function tools can be served, not {kind!r}")
         if not isinstance(tool.get("name"), str) or not tool["name"]:
             raise InvalidRequest(f"`tools[{index}].name` must be a non-empty string", param=f"tools[{index}].name")
     return list(value)
@@ -263,7 +259,7 @@ def _tool_choice(value: Any) -> str | dict[str, Any] | None:
         return value  # type: ignore[no-any-return]
     if isinstance(value, dict) and value.get("type") == "function" and isinstance(value.get("name"), str):
         return {"type": "function", "function": {"name": value["name"]}}
-    raise _unsupported("tool_choice", "`tool_choice` must be auto, none, required or a function by name")
+    raise unsupported("tool_choice", "`tool_choice` must be auto, none, required or a function by name")
 
 
 def _text_format(value: Any) -> dict[str, Any] | None:
