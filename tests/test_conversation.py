@@ -7,11 +7,11 @@ import json
 import os
 import stat
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sources import absolute_imports, parsed
 
 from puter_magic.core import conversation_io, conversation_json
 from puter_magic.core.conversation import Conversations, Thread, Turn, estimate_tokens, message_tokens
@@ -706,27 +706,18 @@ def test_from_json_and_load_build_the_class_they_are_called_on(tmp_path):
 
 @pytest.mark.parametrize("module", ["conversation_io", "conversation_json"])
 def test_the_format_modules_import_only_the_standard_library_and_pure_modules(module):
-    source = Path(__file__).resolve().parent.parent / "puter_magic" / f"core/{module}.py"
-    tree = ast.parse(source.read_text(encoding="utf-8"))
-    absolute = {
-        node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0
-    }
-    absolute |= {
-        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
-    }
+    tree = parsed(f"core/{module}.py")
     relative = {(node.level, node.module) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level}
-    assert absolute <= set(sys.stdlib_module_names)
+    assert absolute_imports(tree) <= set(sys.stdlib_module_names)
     pure = {(1, "threads"), (1, "image_codec"), (1, "image_store"), (2, "datatypes"), (2, "errors")}
     assert relative <= pure, "the formats build on no Conversations"
 
 
 @pytest.mark.parametrize("module", ["conversation_io", "conversation_json"])
 def test_the_format_modules_use_only_public_attributes(module):
-    source = Path(__file__).resolve().parent.parent / "puter_magic" / f"core/{module}.py"
-    tree = ast.parse(source.read_text(encoding="utf-8"))
     private = {
         node.attr
-        for node in ast.walk(tree)
+        for node in ast.walk(parsed(f"core/{module}.py"))
         if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.endswith("__")
     }
     assert private == set()
@@ -736,12 +727,7 @@ def test_the_format_modules_use_only_public_attributes(module):
 
 
 def test_the_module_imports_only_the_standard_library():
-    source = Path(__file__).resolve().parent.parent / "puter_magic" / "core/conversation.py"
-    tree = ast.parse(source.read_text(encoding="utf-8"))
-    imported = {
-        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
-    } | {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0}
-    assert imported <= set(sys.stdlib_module_names)
+    assert absolute_imports(parsed("core/conversation.py")) <= set(sys.stdlib_module_names)
 
 
 # --- single messages (tool calls and results, part lists) ----------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import sys
 from collections import namedtuple
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sources import absolute_imports, parsed
 
 from puter_magic.core.interpolate import interpolate, references, render, resolve
 from puter_magic.errors import InputError
@@ -399,12 +399,7 @@ def test_a_reference_to_a_string_inserts_it_exactly(value):
 
 
 def test_the_module_imports_only_the_standard_library():
-    source = Path(__file__).resolve().parent.parent / "puter_magic" / "core/interpolate.py"
-    tree = ast.parse(source.read_text(encoding="utf-8"))
-    imported = {
-        alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
-    } | {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0}
-    assert imported <= set(sys.stdlib_module_names)
+    assert absolute_imports(parsed("core/interpolate.py")) <= set(sys.stdlib_module_names)
 
 
 @pytest.mark.parametrize(
