@@ -60,6 +60,17 @@ def parse_options(line: str) -> Any:
     return cell_options.parser.parse_args(argv)
 
 
+def request_options(args: Any) -> dict[str, Any]:
+    """What the %%puter line says of the request itself, the same for one answer, a --map batch and a Dask map."""
+    return {
+        "model": args.model,
+        "system": args.system,
+        "provider": args.provider,
+        "temperature": args.temperature,
+        "max_tokens": args.max_tokens,
+    }
+
+
 def cell_help() -> str:
     """Every %%puter option, one line each: what `%%puter --help` and `%%puter?` show."""
     lines = ["%%puter [options] — the cell is the prompt; @{name} inserts a variable (\\@{ for a literal @{)", ""]

@@ -22,6 +22,7 @@ from ..core.structured import StructuredReply, resolve
 from ..core.validate import jsonable
 from ..errors import InputError, SchemaMismatch, spell
 from .cell_images import cell_prompt, described
+from .cell_options import request_options
 from .display import AnswerView, in_terminal
 
 STOPPED_EARLY = "(stopped before the answer arrived — nothing is kept)"
@@ -58,16 +59,12 @@ class CellRun:
             ask = tool_asker(magics, args, lambda what: self.view.show(what))  # type: ignore[attr-defined]
         self.reply = self.pending = ask(
             prompt,
+            **request_options(args),
             stream=not args.no_stream,
-            model=args.model,
             thread=args.thread,
-            system=args.system,
             key=magics.cell_id,
             history=not args.no_history,
             new=args.new,
-            temperature=args.temperature,
-            max_tokens=args.max_tokens,
-            provider=args.provider,
             **self.structured(),
             context=args.context,
         )

@@ -12,6 +12,7 @@ from ..core.formats import value_of
 from ..core.interpolate import resolve
 from ..core.sessions import Session
 from ..errors import InputError
+from .cell_options import request_options
 from .progress_bars import choose
 
 _NOT_WITH_MAP = {
@@ -33,14 +34,7 @@ def map_plan(
                 hint="--map answers are not kept in a thread; use puter_magic.batch(..., history=True) for that",
             )
     source = Rows.of(resolve(args.map, namespace))
-    options = dict(
-        model=args.model,
-        system=args.system,
-        provider=args.provider,
-        temperature=args.temperature,
-        max_tokens=args.max_tokens,
-        history=False,
-    )
+    options = request_options(args) | {"history": False}
     notes: list[str] = []
     prompts = prompts_of(source, template, namespace, notes)
     if notes:  # one line per kind of cut, however many items it happened to
@@ -83,12 +77,8 @@ def dask_map(magics: Any, args: Any, template: str) -> Plan | None:
     answers = batch(
         template,
         source,
-        model=args.model,
+        **request_options(args),
         concurrency=args.concurrency or DEFAULT_CONCURRENCY,
-        system=args.system,
-        provider=args.provider,
-        temperature=args.temperature,
-        max_tokens=args.max_tokens,
         progress=not args.quiet,
         session=magics.session,
     )
