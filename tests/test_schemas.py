@@ -12,22 +12,13 @@ from typing import Annotated, Any, Literal, NewType, Optional, TypedDict, Union
 
 import pydantic
 import pytest
+from sample_enums import Color, Level
 
 from puter_magic.core.docstrings import parse_docstring
 from puter_magic.core.schemas import function_schema, tool_entry, type_schema
 from puter_magic.errors import InputError
 
 OBJECT = {"type": "object", "additionalProperties": False}
-
-
-class Color(enum.Enum):
-    RED = "red"
-    BLUE = "blue"
-
-
-class Level(enum.IntEnum):
-    LOW = 1
-    HIGH = 2
 
 
 class Mixed(enum.Enum):

@@ -3,7 +3,6 @@ arguments bound to a function, and round trips of generated values."""
 
 from __future__ import annotations
 
-import enum
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
@@ -12,20 +11,11 @@ import pydantic
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sample_enums import Color, Level
 
 from puter_magic.core.schemas import function_schema, type_schema
 from puter_magic.core.validate import bind, check, convert, jsonable, parse_json, problems
 from puter_magic.errors import SchemaMismatch
-
-
-class Color(enum.Enum):
-    RED = "red"
-    BLUE = "blue"
-
-
-class Level(enum.IntEnum):
-    LOW = 1
-    HIGH = 2
 
 
 @dataclass
