@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_runs import reaped
 from nbformat.v4 import new_code_cell
 
 from puter_magic.cli import build_parser
@@ -101,7 +102,7 @@ def test_local_model_command_starts_answers_and_stops_cleanly_on_ctrl_c(model_re
         # pytest may run as a background job, which ignores SIGINT: a user's Ctrl-C is not ignored
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    try:
+    with reaped(proc):
         shown = _read_until(proc.stdout, "Press Ctrl-C", timeout=60)
         url = f"http://127.0.0.1:{port}/v1"
         assert f"URL:    {url}" in shown and f"%puter provider {url}" in shown
@@ -114,10 +115,6 @@ def test_local_model_command_starts_answers_and_stops_cleanly_on_ctrl_c(model_re
         assert answer.text.strip()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 0, err
     assert "Stopped the local model." in out
     assert "Traceback" not in err and "Traceback" not in out

@@ -15,6 +15,7 @@ import time
 import httpx
 import openai
 import pytest
+from cli_runs import reaped
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -375,18 +376,13 @@ def test_serve_forever_says_where_and_stops_on_ctrl_c(puter_server, ctrl_c_raise
     }
     code = "from puter_magic.server import serve_forever; serve_forever(port=0)"
     process = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
-    try:
+    with reaped(process):
         where, key_line = process.stdout.readline(), process.stdout.readline()  # "" if it died: then the asserts say
         base = re.search(r"http://127\.0\.0\.1:\d+/v1", where).group(0)
         key = key_line.split("API key: ")[1].split()[0]
         models = httpx.get(base + "/models", headers={"Authorization": f"Bearer {key}"}, timeout=5)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stdout.close()
     assert models.status_code == 200 and "echo" in {m["id"] for m in models.json()["data"]}
 
 

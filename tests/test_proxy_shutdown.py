@@ -11,7 +11,7 @@ import sys
 
 import httpx
 import pytest
-from cli_runs import cli_environment
+from cli_runs import cli_environment, reaped
 
 KEY = "shutdown-test-key-123"
 
@@ -21,23 +21,12 @@ def serving(puter_server, isolated_home, ctrl_c_raises):
     """`puter-magic serve` on a free port (SIGINT at its default even in a background job: ctrl_c_raises)."""
     puter_server.state.settings.slow_chunks = 10_000  # ~8 minutes at 20 chunks a second: still streaming at the end
     env = cli_environment(puter_server, isolated_home, env={"PUTER_PROXY_KEY": KEY})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "puter_magic", "serve", "--port", "0"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    command = [sys.executable, "-m", "puter_magic", "serve", "--port", "0"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with reaped(process):
         banner = process.stdout.readline()  # "" if it died: the next line fails and says so
         base = re.search(r"http://127\.0\.0\.1:\d+", banner).group(0)
         yield process, base
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        process.stdout.close()
-        process.stderr.close()
 
 
 def open_stream(client: httpx.Client, base: str):
@@ -87,15 +76,11 @@ def test_the_key_is_printed_once_when_generated_and_an_argument_key_is_warned_ab
     command += ["--key", KEY] if source == "argument" else []
     env = cli_environment(puter_server, isolated_home, env=extra)
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with reaped(process):
         banner = [process.stdout.readline() for _ in range(4)]
         assert banner[-1].startswith("Press Ctrl-C"), banner
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=10)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     printed = "".join(banner) + out
     if source == "generated":
         key = re.search(r"API key: (\S+)", printed).group(1)
