@@ -133,9 +133,41 @@ def completion_object(
     }
 
 
+class StreamWriter:
+    """Stream events in, an API's stream objects out (sans-IO: the caller frames and sends them); nothing once it
+    finished. A writer says how it writes a delta of text or reasoning, a tool call, and the end."""
+
+    finished: bool
+
+    def feed(self, event: StreamEvent) -> list[dict[str, Any]]:
+        if self.finished:
+            return []
+        if isinstance(event, TextDelta | ReasoningDelta):
+            return self._delta(event)
+        if isinstance(event, ToolCall):
+            return self._tool_call(event)
+        return self.finish(event)
+
+    def finish(self, event: Finished | None = None) -> list[dict[str, Any]]:
+        """The closing objects; `event` None when the stream ended without a Finished."""
+        if self.finished:
+            return []
+        self.finished = True
+        return self._end(event or Finished())
+
+    def _delta(self, event: TextDelta | ReasoningDelta) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def _tool_call(self, call: ToolCall) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def _end(self, event: Finished) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+
 @dataclass
-class ChunkWriter:
-    """Stream events in, `chat.completion.chunk` objects out (sans-IO: the caller frames and sends them)."""
+class ChunkWriter(StreamWriter):
+    """Stream events in, `chat.completion.chunk` objects out."""
 
     request: ChatRequest
     created: int
@@ -163,21 +195,16 @@ class ChunkWriter:
         """The first chunk: the assistant role, no text yet."""
         return self._chunk({"role": "assistant", "content": ""})
 
-    def feed(self, event: StreamEvent) -> list[dict[str, Any]]:
-        if self.finished:
-            return []
-        if isinstance(event, TextDelta):
-            text = self._joined("content", event.text)
-            return [self._chunk({"content": text})] if text else []
-        if isinstance(event, ReasoningDelta):
-            text = self._joined("reasoning_content", event.text)
-            return [self._chunk({"reasoning_content": text})] if text else []
-        if isinstance(event, ToolCall):
-            call = _tool_call(event, self._tools)
-            self._tools += 1
-            self._chars += len(call["function"]["arguments"])
-            return [self._chunk({"tool_calls": [call]})]
-        return self.finish(event)
+    def _delta(self, event: TextDelta | ReasoningDelta) -> list[dict[str, Any]]:
+        key = "content" if isinstance(event, TextDelta) else "reasoning_content"
+        text = self._joined(key, event.text)
+        return [self._chunk({key: text})] if text else []
+
+    def _tool_call(self, event: ToolCall) -> list[dict[str, Any]]:
+        call = _tool_call(event, self._tools)
+        self._tools += 1
+        self._chars += len(call["function"]["arguments"])
+        return [self._chunk({"tool_calls": [call]})]
 
     def _joined(self, key: str, text: str) -> str:
         """`text` after what was held back; a trailing high surrogate (half an emoji) waits for its other half."""
@@ -189,12 +216,8 @@ class ChunkWriter:
             self._held[key], text = text[-1], text[:-1]
         return text
 
-    def finish(self, event: Finished | None = None) -> list[dict[str, Any]]:
-        """The closing chunk (and the usage chunk when asked); `event` None when the stream ended without one."""
-        if self.finished:
-            return []
-        self.finished = True
-        event = event or Finished()
+    def _end(self, event: Finished) -> list[dict[str, Any]]:
+        """The closing chunk, and the usage chunk when asked."""
         reason = finish_reason(event.finish_reason, tool_calls=self._tools > 0)
         chunks = [self._chunk({key: half}) for key, half in self._held.items()]  # sent as U+FFFD
         chunks.append(self._chunk({}, reason, event.model))

@@ -29,8 +29,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..datatypes import Completion, Finished, ReasoningDelta, StreamEvent, TextDelta, ToolCall, Usage
-from .openai_format import estimate_tokens, finish_reason, prompt_chars
+from ..datatypes import Completion, Finished, ReasoningDelta, TextDelta, ToolCall, Usage
+from .openai_format import StreamWriter, estimate_tokens, finish_reason, prompt_chars
 from .responses_request import ResponsesCall
 
 INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
@@ -130,8 +130,8 @@ def response_object(
 
 
 @dataclass
-class ResponseEventWriter:
-    """Stream events in, Responses stream events out (the caller frames and sends them)."""
+class ResponseEventWriter(StreamWriter):
+    """Stream events in, Responses stream events out."""
 
     call: ResponsesCall
     created_at: int
@@ -163,18 +163,8 @@ class ResponseEventWriter:
             self._event("response.in_progress", response=response),
         ]
 
-    def feed(self, event: StreamEvent) -> list[dict[str, Any]]:
-        if self.finished:
-            return []
-        if isinstance(event, TextDelta):
-            return self._delta("message", event.text)
-        if isinstance(event, ReasoningDelta):
-            return self._delta("reasoning", event.text)
-        if isinstance(event, ToolCall):
-            return self._close() + self._function_call(event)
-        return self.finish(event)
-
-    def _delta(self, kind: str, text: str) -> list[dict[str, Any]]:
+    def _delta(self, event: TextDelta | ReasoningDelta) -> list[dict[str, Any]]:
+        kind, text = "message" if isinstance(event, TextDelta) else "reasoning", event.text
         events = [] if self._open == kind else self._close() + self._open_item(kind)
         self._chars += len(text)
         text, self._held = self._held + text, ""
@@ -227,13 +217,14 @@ class ResponseEventWriter:
         self._open, self._text, self._held = None, "", ""
         return events
 
-    def _function_call(self, call: ToolCall) -> list[dict[str, Any]]:
+    def _tool_call(self, call: ToolCall) -> list[dict[str, Any]]:
+        events = self._close()
         item_id, index, arguments = new_id("fc"), len(self.output), call.arguments_json
         self._calls += 1
         self._chars += len(arguments)
         item = function_call_item(item_id, call)
         at = {"item_id": item_id, "output_index": index}
-        events = [
+        events += [
             self._event(
                 "response.output_item.added",
                 output_index=index,
@@ -246,12 +237,8 @@ class ResponseEventWriter:
         self.output.append(item)
         return events
 
-    def finish(self, event: Finished | None = None) -> list[dict[str, Any]]:
-        """The closing events; `event` None when the stream ended without a Finished."""
-        if self.finished:
-            return []
-        self.finished = True
-        event = event or Finished()
+    def _end(self, event: Finished) -> list[dict[str, Any]]:
+        """The closing events."""
         self._model = event.model or self._model
         events = self._close()
         usage = usage_object(event.usage, prompt_chars=prompt_chars(self.call.request), output_chars=self._chars)
