@@ -14,6 +14,7 @@ from cells import run
 from IPython.core.error import UsageError
 from traitlets import TraitError
 
+from puter_magic.core.conversation import Thread
 from puter_magic.core.sessions import Session
 from puter_magic.notebook.magics import PuterMagics, unload
 from puter_magic.testing import Fault
@@ -66,6 +67,11 @@ def cell(options: str, body: str) -> str:
     return f"%%puter {options}\n{body}"
 
 
+def thread(magics: PuterMagics, name: str | None = None) -> Thread:
+    """A thread (the active one by default) of the magics' session."""
+    return magics.session.conversations.thread(name)
+
+
 # --- asking ---------------------------------------------------------------------------------------
 
 
@@ -77,8 +83,7 @@ def test_streams_into_the_output_and_keeps_history(shell, magics, memory_provide
     run(shell, cell("", "And again"), "c2")
     assert capsys.readouterr().out.startswith("Once more.")
     assert sent(memory_provider) == [("user", "Hello there"), ("assistant", "Hi, you."), ("user", "And again")]
-    turns = magics.session.conversations.thread().turns
-    assert [t.key for t in turns] == ["c1", "c2"]
+    assert [t.key for t in thread(magics).turns] == ["c1", "c2"]
 
 
 def test_rerunning_a_cell_replaces_its_turn_in_place(shell, magics, memory_provider):
@@ -86,8 +91,7 @@ def test_rerunning_a_cell_replaces_its_turn_in_place(shell, magics, memory_provi
     run(shell, cell("", "second question"), "b")
     run(shell, cell("", "first question, reworded"), "a")
     assert sent(memory_provider) == [("user", "first question, reworded")], "the re-run sees only what came before"
-    turns = magics.session.conversations.thread().turns
-    assert [t.prompt for t in turns] == ["first question, reworded", "second question"]
+    assert [t.prompt for t in thread(magics).turns] == ["first question, reworded", "second question"]
 
 
 def test_threads_new_and_no_history(shell, magics, memory_provider):
@@ -100,13 +104,13 @@ def test_threads_new_and_no_history(shell, magics, memory_provider):
     assert sent(memory_provider) == [("user", "fresh")]
     run(shell, cell("-t ideas --no-history", "aside"), "x5")
     assert sent(memory_provider) == [("user", "aside")]
-    assert [t.prompt for t in magics.session.conversations.thread("ideas").turns] == ["fresh"]
+    assert [t.prompt for t in thread(magics, "ideas").turns] == ["fresh"]
 
 
 def test_system_prompt_is_sent(shell, magics, memory_provider):
     run(shell, cell('-s "Answer in French." -m echo', "bonjour"), "s1")
     assert sent(memory_provider) == [("system", "Answer in French."), ("user", "bonjour")]
-    assert magics.session.conversations.thread().system == "Answer in French."
+    assert thread(magics).system == "Answer in French."
 
 
 def test_options_reach_the_request(shell, magics, memory_provider):
@@ -141,14 +145,14 @@ def test_json_format_parses_or_fails_in_one_line(shell, magics):
     with pytest.raises(UsageError, match=r"not JSON.*shown above and kept in the history") as info:
         run(shell, cell("-m echo -f json --quiet", "not json at all"), "j2")
     assert "\n" not in str(info.value)
-    assert magics.session.conversations.thread().turns[-1].answer == "not json at all"
+    assert thread(magics).turns[-1].answer == "not json at all"
 
 
 def test_quiet_shows_nothing_but_keeps_the_turn(shell, magics, capsys):
     run(shell, cell("--quiet -o answer", "silently"), "q1")
     assert capsys.readouterr().out == ""
     assert shell.user_ns["answer"] == "silently"
-    assert len(magics.session.conversations.thread().turns) == 1
+    assert len(thread(magics).turns) == 1
 
 
 # --- interpolation --------------------------------------------------------------------------------
@@ -167,7 +171,7 @@ def test_braces_pass_untouched_and_variables_expand(shell, magics, memory_provid
 def test_the_magic_line_is_not_expanded_by_ipython(shell, magics):
     shell.user_ns["x"] = "should-not-appear"
     run(shell, cell('-m echo -s "keep $x and {x}"', "hi"), "v1")
-    assert magics.session.conversations.thread().system == "keep $x and {x}"
+    assert thread(magics).system == "keep $x and {x}"
 
 
 # --- errors: one line, nothing lost ---------------------------------------------------------------
@@ -188,18 +192,18 @@ def test_the_magic_line_is_not_expanded_by_ipython(shell, magics):
 )
 def test_every_failure_is_one_line_and_leaves_history_unchanged(shell, puter_magics, puter_server, setup, expected):
     run(shell, cell("", "before"), "e0")
-    before = list(puter_magics.session.conversations.thread().turns)
+    before = list(thread(puter_magics).turns)
     setup(puter_server, puter_magics)
     with pytest.raises(UsageError) as info:
         run(shell, cell("", "a question that fails"), "e1")
     message = str(info.value)
     assert expected in message and "\n" not in message
-    assert puter_magics.session.conversations.thread().turns == before
+    assert thread(puter_magics).turns == before
     puter_server.state.clear_faults()
     puter_server.state.set_remaining("admin", 10**9)
     puter_magics.session.set_model("deterministic")
     run(shell, cell("", "after"), "e2")
-    assert len(puter_magics.session.conversations.thread().turns) == 2, "the shell stays usable"
+    assert len(thread(puter_magics).turns) == 2, "the shell stays usable"
 
 
 def test_not_logged_in(shell, puter_magics):
@@ -254,9 +258,9 @@ def test_thread_commands_history_and_clear(shell, magics):
     history = run(shell, "%puter history")
     assert "remember # this" in history.markdown
     run(shell, "%puter system Be brief.")
-    assert magics.session.conversations.thread("notes").system == "Be brief."
+    assert thread(magics, "notes").system == "Be brief."
     run(shell, "%puter clear")
-    assert magics.session.conversations.thread("notes").turns == []
+    assert thread(magics, "notes").turns == []
 
 
 def test_export_import_round_trip_without_secrets(shell, puter_magics, puter_settings, tmp_path):
@@ -269,7 +273,7 @@ def test_export_import_round_trip_without_secrets(shell, puter_magics, puter_set
         assert puter_settings.token not in path.read_text()
     run(shell, "%puter clear")
     run(shell, f"%puter import {target}")
-    assert [t.prompt for t in puter_magics.session.conversations.thread().turns] == ["keep me"]
+    assert [t.prompt for t in thread(puter_magics).turns] == ["keep me"]
     assert json.loads(target.read_text())["threads"]["default"]["turns"][0]["prompt"] == "keep me"
 
 
