@@ -39,14 +39,20 @@ def test_the_loop_starts_lazily_and_is_shared(loop_thread):
     assert default_loop() is default_loop()
 
 
-def test_iterate_hands_over_every_item_in_order(loop_thread):
+def counting(count: int, pause_every: int):
+    """A stream of 0 to count - 1 that lets the loop run its other tasks every `pause_every` items."""
+
     async def numbers():
-        for i in range(1000):
+        for i in range(count):
             yield i
-            if i % 100 == 0:
+            if i % pause_every == 0:
                 await asyncio.sleep(0)
 
-    assert list(loop_thread.iterate(numbers)) == list(range(1000))
+    return numbers
+
+
+def test_iterate_hands_over_every_item_in_order(loop_thread):
+    assert list(loop_thread.iterate(counting(1000, pause_every=100))) == list(range(1000))
 
 
 def test_iterate_reraises_the_producer_error_after_its_items(loop_thread):
@@ -254,12 +260,7 @@ def test_an_async_consumer_that_stops_taking_items_pauses_the_producer_too(loop_
 
 
 def test_a_fast_consumer_gets_everything_through_a_small_window(loop_thread):
-    async def numbers():
-        for i in range(10_000):
-            yield i
-            if i % 37 == 0:
-                await asyncio.sleep(0)
-
+    numbers = counting(10_000, pause_every=37)
     assert list(loop_thread.iterate(numbers, window=7)) == list(range(10_000))
 
     async def consume():
