@@ -33,7 +33,7 @@ from ..errors import APIError, ConnectionFailed, MalformedStream, PuterError, St
 from ..redact import excerpt, register_secret
 from ..wire.decoders import SSEDecoder
 from ..wire.sending import attempts_of, open_response
-from ..wire.transport import Policy, decoded, make_client
+from ..wire.transport import Policy, decoded, make_client, read_to_end
 from . import openai_wire as wire
 from . import windows
 from .openai_wire import normalize_base_url
@@ -194,14 +194,11 @@ class OpenAIProvider:
                     return
                 async with aclosing(decoded(response, SSEDecoder(), self._policy, texts)) as reads:
                     async for events in reads:
+                        done = False
                         for event in events:  # no generator layer inside: this loop runs once per token
                             if event.data == "[DONE]":
-                                if finish_reason is None and not texts and not calls.calls():
-                                    break  # nothing but [DONE]: LM Studio's way of failing; see below
-                                for call in calls.calls():
-                                    yield call
-                                yield Finished(usage or Usage(), finish_reason, str(model), attempts)
-                                return
+                                done = bool(finish_reason is not None or texts or calls.calls())
+                                break  # nothing but [DONE] is LM Studio's way of failing; see below
                             try:
                                 chunk = json.loads(event.data)
                             except ValueError:
@@ -227,6 +224,12 @@ class OpenAIProvider:
                                     calls.feed(delta["tool_calls"])
                                 if choice.get("finish_reason"):
                                     finish_reason = choice["finish_reason"]
+                        if done:
+                            await read_to_end(reads)
+                            for call in calls.calls():
+                                yield call
+                            yield Finished(usage or Usage(), finish_reason, str(model), attempts)
+                            return
         except ConnectionFailed as error:
             raise self._unreachable(error) from None
         if finish_reason is None and not texts and not calls.calls():

@@ -12,7 +12,7 @@ from ..datatypes import ChatRequest, Finished, ReasoningDelta, StreamEvent, Text
 from ..errors import StreamTruncated
 from ..wire.decoders import NDJSONDecoder
 from ..wire.sending import attempts_of
-from ..wire.transport import Policy, decoded
+from ..wire.transport import Policy, decoded, read_to_end
 from . import puter_wire as wire
 
 
@@ -32,6 +32,7 @@ async def events(
             yield Finished(completion.usage, completion.finish_reason, completion.model, attempts)
             return
         texts: list[str] = []
+        finished: Finished | None = None
         async with aclosing(decoded(response, NDJSONDecoder(), policy, texts)) as reads:
             async for objects in reads:
                 for obj in objects:  # no generator layer inside: this loop runs once per token
@@ -41,8 +42,8 @@ async def events(
                         texts.append(text)
                         yield TextDelta(text)
                     elif kind == "usage":
-                        yield Finished(wire.parse_usage(obj.get("usage")), "stop", request.model, attempts)
-                        return
+                        finished = Finished(wire.parse_usage(obj.get("usage")), "stop", request.model, attempts)
+                        break
                     elif kind == "error":
                         raise wire.stream_error(obj, "".join(texts))
                     elif kind == "reasoning":
@@ -53,6 +54,10 @@ async def events(
                         text = str((obj.get("delta") or {}).get("text") or "")
                         texts.append(text)
                         yield TextDelta(text)
+                if finished is not None:
+                    await read_to_end(reads)
+                    yield finished
+                    return
         if strict_end:
             raise StreamTruncated("the answer stopped before Puter said it was complete", partial="".join(texts))
         yield Finished(Usage(), None, request.model, attempts)

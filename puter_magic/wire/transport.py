@@ -7,9 +7,10 @@ translated once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncGenerator, Iterator, Mapping
-from contextlib import aclosing, contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from contextlib import aclosing, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -22,6 +23,7 @@ from ..redact import logger, redact, redact_headers
 from .limits import Backoff, RateLimiter
 
 USER_AGENT = f"puter-magic/{__version__}"
+END_GRACE = 1.0  # seconds a server gets to end a body after the answer's last message
 
 
 @dataclass(frozen=True)
@@ -184,3 +186,17 @@ async def decoded(
         raise
     if tail:
         yield tail
+
+
+async def read_to_end(reads: AsyncIterator[Any]) -> None:
+    """Read on past an answer's last message to the end of its body (as a rule only the chunked encoding's empty
+    last chunk), so that its connection goes back to the pool instead of being closed: without this each request
+    of a batch opened a new connection. A server that keeps the body open or sends more is cut off after
+    END_GRACE, and what it sends after the end is ignored."""
+
+    async def rest() -> None:
+        async for _ in reads:
+            pass
+
+    with suppress(asyncio.TimeoutError, PuterError):
+        await asyncio.wait_for(rest(), END_GRACE)
