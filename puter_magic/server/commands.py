@@ -14,7 +14,6 @@ import argparse
 import os
 import shlex
 import weakref
-from collections.abc import Sequence
 
 from ..config import state_dir, write_private
 from ..core.sessions import Session
@@ -30,21 +29,14 @@ def running(session: Session) -> RunningProxy | None:
     return proxy if proxy is not None and proxy.running else None
 
 
-def serve_start(
-    session: Session,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    key: str | None = None,
-    allow_origins: Sequence[str] = (),
-    allow_remote: bool = False,
-) -> str:
-    """Start the session's proxy; the text shows the URL, and where a generated key was written (mode 0600):
-    the text ends up in a saved notebook, so the key itself is never in it."""
+def serve_start(session: Session, options: argparse.Namespace) -> str:
+    """Start the session's proxy with the options of `%puter serve`; the text shows the URL, and where a generated
+    key was written (mode 0600): the text ends up in a saved notebook, so the key itself is never in it."""
     current = running(session)
     if current is not None:
         raise InputError(f"already serving at {current.url}/v1", hint="stop it first with `%puter serve stop`")
-    proxy = start(session, host, port, key, allow_origins, allow_remote=allow_remote)
+    key = options.key
+    proxy = start(session, options.host, options.port, key, options.allow_origins, allow_remote=options.allow_remote)
     _running[session] = proxy
     if key is not None:
         return banner(proxy, show_key=False) + "\nStop it with `%puter serve stop`."
@@ -112,11 +104,4 @@ def serve_command(session: Session, line: str) -> str:
         return serve_status(session)
     if args.action == "stop":
         return serve_stop(session)
-    return serve_start(
-        session,
-        host=args.host,
-        port=args.port,
-        key=args.key,
-        allow_origins=args.allow_origins,
-        allow_remote=args.allow_remote,
-    )
+    return serve_start(session, args)
