@@ -8,6 +8,8 @@ speaking Puter's wire format with `tool_use` lines, or one speaking OpenAI's wit
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import openai
@@ -20,6 +22,7 @@ from starlette.routing import Route
 from tool_requests import WEATHER
 
 from puter_magic.config import Settings
+from puter_magic.server.serve import RunningProxy
 from puter_magic.testing.runner import serve
 
 QUESTION = {"role": "user", "content": "What is the weather in Paris? Use the get_weather tool."}
@@ -51,6 +54,31 @@ def ask(client: openai.OpenAI, stream: bool, **options):
     if calls:
         message["tool_calls"] = [calls[index] for index in sorted(calls)]
     return message, reason, usage
+
+
+@dataclass
+class ToolLoop:
+    """What the SDK got in a two-turn tool loop: the first answer's one call, finish reason and usage, then the
+    answer to the call's result."""
+
+    call: dict
+    reason: str
+    usage: Any
+    final: dict
+    final_reason: str
+
+
+def tool_loop(proxy: RunningProxy, stream: bool, model: str, *, null_content: bool = False) -> ToolLoop:
+    """The question with get_weather offered, then the call's result sent back after the assistant message (with
+    `content: None` when `null_content`, as the SDK's own message object has it)."""
+    with sdk(proxy) as client:
+        message, reason, usage = ask(client, stream, model=model, messages=[QUESTION], tools=[WEATHER])
+        (call,) = message["tool_calls"]
+        if null_content:
+            message["content"] = None
+        result = {"role": "tool", "tool_call_id": call["id"], "content": RESULT}
+        final, final_reason, _ = ask(client, stream, model=model, messages=[QUESTION, message, result], tools=[WEATHER])
+    return ToolLoop(call, reason, usage, final, final_reason)
 
 
 # --- the local Puter server: what reaches "Puter" -------------------------------------------------------------
@@ -189,19 +217,16 @@ def tool_calling_puter(loop):
 @pytest.mark.parametrize("stream", [False, True])
 def test_the_sdks_tool_loop_through_a_puter_that_calls_tools(tool_calling_puter, stream):
     proxy, received = tool_calling_puter
-    with sdk(proxy) as client:
-        message, reason, usage = ask(client, stream, model="claude-x", messages=[QUESTION], tools=[WEATHER])
-        assert reason == "tool_calls"  # though Puter said "stop"
-        (call,) = message["tool_calls"]
-        assert (call["id"], call["function"]["name"], json.loads(call["function"]["arguments"])) == (
-            "toolu_1",
-            "get_weather",
-            {"city": "Paris"},
-        )
-        assert (usage.prompt_tokens, usage.prompt_tokens_details.cached_tokens) == (100, 90)
-        result = {"role": "tool", "tool_call_id": call["id"], "content": RESULT}
-        final, reason, _ = ask(client, stream, model="claude-x", messages=[QUESTION, message, result], tools=[WEATHER])
-    assert (final["content"], reason) == ("18 C, cloudy", "stop")
+    answers = tool_loop(proxy, stream, "claude-x")
+    assert answers.reason == "tool_calls"  # though Puter said "stop"
+    call = answers.call
+    assert (call["id"], call["function"]["name"], json.loads(call["function"]["arguments"])) == (
+        "toolu_1",
+        "get_weather",
+        {"city": "Paris"},
+    )
+    assert (answers.usage.prompt_tokens, answers.usage.prompt_tokens_details.cached_tokens) == (100, 90)
+    assert (answers.final["content"], answers.final_reason) == ("18 C, cloudy", "stop")
     sent = received[1]["args"]["messages"]
     assert sent[1]["tool_calls"] == [call] and sent[1]["content"] == ""
     assert sent[2] == {"role": "tool", "content": RESULT, "tool_call_id": "toolu_1"}
@@ -261,18 +286,14 @@ def tool_calling_openai_server(puter_settings, loop):
 @pytest.mark.parametrize("stream", [False, True])
 def test_the_sdks_tool_loop_through_an_openai_compatible_server(tool_calling_openai_server, stream):
     proxy, received = tool_calling_openai_server
-    with sdk(proxy) as client:
-        message, reason, _ = ask(client, stream, model="tiny", messages=[QUESTION], tools=[WEATHER])
-        (call,) = message["tool_calls"]
-        assert (call["id"], call["function"]["name"], call["function"]["arguments"], reason) == (
-            "call_7",
-            "get_weather",  # not "get_weatherget_weather"
-            ARGUMENTS,
-            "tool_calls",
-        )
-        message["content"] = None  # as the SDK's own message object has it
-        result = {"role": "tool", "tool_call_id": "call_7", "content": RESULT}
-        final, _, _ = ask(client, stream, model="tiny", messages=[QUESTION, message, result], tools=[WEATHER])
-    assert final["content"] == "18 C"
+    answers = tool_loop(proxy, stream, "tiny", null_content=True)
+    call = answers.call
+    assert (call["id"], call["function"]["name"], call["function"]["arguments"], answers.reason) == (
+        "call_7",
+        "get_weather",  # not "get_weatherget_weather"
+        ARGUMENTS,
+        "tool_calls",
+    )
+    assert answers.final["content"] == "18 C"
     assert received[0]["tools"] == [WEATHER]
     assert received[1]["messages"][1] == {"role": "assistant", "content": "", "tool_calls": [call]}
