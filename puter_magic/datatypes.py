@@ -147,7 +147,7 @@ class ChatRequest:
 
     def __post_init__(self) -> None:
         """Numbers a server could not be sent are refused here, where every surface builds its requests."""
-        check_numbers(**{name: getattr(self, name) for name in (*_RANGES, "max_tokens")})
+        check_numbers(**{name: getattr(self, name) for name in (*RANGES, "max_tokens")})
 
 
 def check_numbers(*, max_tokens: Any = None, **floats: Any) -> None:
@@ -155,19 +155,16 @@ def check_numbers(*, max_tokens: Any = None, **floats: Any) -> None:
     the room `max_tokens` leaves): NaN and infinities, and max_tokens below 1, are one-line InputErrors."""
     for name, value in floats.items():
         if value is not None and (_not_a_number(value) or not math.isfinite(value)):
-            raise InputError(f"{name} must be a finite number, not {value!r}", hint=_RANGES[name])
+            low, high = RANGES[name]
+            raise InputError(f"{name} must be a finite number, not {value!r}", hint=f"{name} goes from {low} to {high}")
     if max_tokens is not None and (type(max_tokens) is not int or max_tokens < 1):
         raise InputError(
             f"max_tokens must be a whole number of at least 1, not {max_tokens!r}", hint="leave it out for no limit"
         )
 
 
-_RANGES = {
-    "temperature": "temperatures go from 0 to 2",
-    "top_p": "top_p goes from 0 to 1",
-    "frequency_penalty": "penalties go from -2 to 2",
-    "presence_penalty": "penalties go from -2 to 2",
-}
+# The ranges of OpenAI's API: the hint when a request's number is refused, and what the proxy accepts.
+RANGES = {"temperature": (0, 2), "top_p": (0, 1), "frequency_penalty": (-2, 2), "presence_penalty": (-2, 2)}
 
 
 def _not_a_number(value: Any) -> bool:

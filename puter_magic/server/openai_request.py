@@ -78,9 +78,9 @@ def parse_chat_request(body: Any) -> ChatCall:
     request = ChatRequest(
         tuple(_message(raw, index) for index, raw in enumerate(messages)),
         model.strip(),
-        temperature=number(body, "temperature", 0, 2),
+        temperature=number(body, "temperature"),
         max_tokens=max_tokens,
-        top_p=number(body, "top_p", 0, 1),
+        top_p=number(body, "top_p"),
         stop=_stop(body.get("stop")),
         seed=integer(body, "seed", -(2**63), 2**63 - 1),
         tools=_tools(body.get("tools")),
@@ -89,8 +89,8 @@ def parse_chat_request(body: Any) -> ChatCall:
         response_format=_response_format(body.get("response_format")),
         reasoning_effort=string(body, "reasoning_effort"),
         verbosity=string(body, "verbosity"),
-        frequency_penalty=number(body, "frequency_penalty", -2, 2),
-        presence_penalty=number(body, "presence_penalty", -2, 2),
+        frequency_penalty=number(body, "frequency_penalty"),
+        presence_penalty=number(body, "presence_penalty"),
         logit_bias=_logit_bias(body.get("logit_bias")),
         user=string(body, "user"),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..datatypes import RANGES
 from .openai_errors import InvalidRequest
 
 MAX_INT = 2**31 - 1
@@ -22,10 +23,12 @@ def requested_model(body: Any) -> str:
     return model
 
 
-def number(body: Mapping[str, Any], name: str, low: float, high: float) -> float | None:
+def number(body: Mapping[str, Any], name: str) -> float | None:
+    """A number within its RANGES."""
     value = body.get(name)
     if value is None:
         return None
+    low, high = RANGES[name]
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
         raise InvalidRequest(f"`{name}` must be a number from {low:g} to {high:g}", param=name, code="invalid_value")
     return float(value)

@@ -64,9 +64,9 @@ def parse_responses_request(body: Any) -> ResponsesCall:
     request = ChatRequest(
         tuple(messages),
         model.strip(),
-        temperature=number(body, "temperature", 0, 2),
+        temperature=number(body, "temperature"),
         max_tokens=integer(body, "max_output_tokens", 1, MAX_INT),
-        top_p=number(body, "top_p", 0, 1),
+        top_p=number(body, "top_p"),
         tools=tuple(_chat_tool(tool) for tool in tools) or None,
         tool_choice=tool_choice,
         parallel_tool_calls=flag(body, "parallel_tool_calls") if body.get("parallel_tool_calls") is not None else None,
