@@ -3,7 +3,6 @@ bearer-key middleware, the response that cancels its work when the client leaves
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
@@ -19,6 +18,7 @@ from ..core.loop import Stop
 from ..datatypes import StreamEvent
 from ..redact import logger, redact
 from ..wire import jsontext
+from ..wire.watching import unless_client_leaves
 from . import openai_format as fmt
 
 SHUTTING_DOWN = "the proxy is shutting down; send the request again once it is back"
@@ -91,23 +91,11 @@ class Watched(Response):
         self.background = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        work = asyncio.ensure_future(self.produce(send))
-        watch = asyncio.ensure_future(disconnected(receive))
-        try:
-            await asyncio.wait((work, watch), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (work, watch):
-                task.cancel()
-            await asyncio.wait((work, watch))
+        work = await unless_client_leaves(self.produce(send), receive)
         if work.cancelled():
             self.stats.cancelled += 1
         elif work.exception() is not None:  # produce() answers its own errors; this is a bug, not a crash
             logger.error("proxy: unexpected %s while answering", type(work.exception()).__name__)
-
-
-async def disconnected(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
 
 
 async def send_json(send: Send, status: int, body: Any, headers: dict[str, str] | None = None) -> None:

@@ -16,6 +16,7 @@ from puter_magic.testing.fake_puter import FakePuter
 from puter_magic.testing.faults import Fault, StreamDropped
 from puter_magic.testing.records import StreamOutcome, StreamRecord
 from puter_magic.wire.jsontext import dumps
+from puter_magic.wire.watching import disconnected, unless_client_leaves
 
 NDJSON_CONTENT_TYPE = "application/x-ndjson"
 MALFORMED_LINE = b'{"type":"text","text":"this line is not valid JSON\n'
@@ -112,14 +113,9 @@ class NDJSONStreamResponse(StreamingResponse):
     media_type = NDJSON_CONTENT_TYPE
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        streaming = asyncio.ensure_future(self.stream_response(send))
-        watching = asyncio.ensure_future(self.listen_for_disconnect(receive))
         try:
-            await asyncio.wait((streaming, watching), return_when=asyncio.FIRST_COMPLETED)
+            streaming = await unless_client_leaves(self.stream_response(send), receive)
         finally:
-            for task in (streaming, watching):
-                task.cancel()
-            await asyncio.wait((streaming, watching))
             aclose = getattr(self.body_iterator, "aclose", None)
             if aclose is not None:
                 await aclose()
@@ -131,13 +127,8 @@ async def pause(request: Request, seconds: float) -> bool:
     """Wait ``seconds``, or less if the client disconnects first (then return True)."""
     if seconds <= 0:
         return False
-
-    async def disconnected() -> None:
-        while (await request.receive())["type"] != "http.disconnect":
-            pass
-
     try:
-        await asyncio.wait_for(disconnected(), seconds)
+        await asyncio.wait_for(disconnected(request.receive), seconds)
     except asyncio.TimeoutError:
         return False
     return True
