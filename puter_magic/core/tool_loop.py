@@ -208,9 +208,8 @@ class ToolLoop:
 
     def __iter__(self) -> Iterator[str]:
         with self._flight():
-            plan = self._plan()
-            action = next(plan, None)
-            while action is not None:
+            walk = _Walk(self._plan())
+            while (action := walk.action) is not None:
                 try:
                     if isinstance(action, _Read):
                         yield from action.reply
@@ -220,15 +219,14 @@ class ToolLoop:
                     else:
                         outcome = call_here(action.call, action.tool, self.loop, self.stop)
                 except BaseException as error:
-                    action = plan.throw(error)  # the plan makes the history whole, then raises it again
-                    continue
-                action = _send(plan, outcome)
+                    walk.failed(error)
+                else:
+                    walk.done(outcome)
 
     async def __aiter__(self) -> AsyncIterator[str]:
         with self._flight():
-            plan = self._plan()
-            action = next(plan, None)
-            while action is not None:
+            walk = _Walk(self._plan())
+            while (action := walk.action) is not None:
                 try:
                     if isinstance(action, _Read):
                         async for piece in action.reply:
@@ -241,9 +239,9 @@ class ToolLoop:
                     else:
                         outcome = await call_awaited(action.call, action.tool, self.stop)
                 except BaseException as error:
-                    action = plan.throw(error)
-                    continue
-                action = _send(plan, outcome)
+                    walk.failed(error)
+                else:
+                    walk.done(outcome)
 
     def wait(self) -> ToolLoop:
         if not self._consumed:
@@ -279,8 +277,19 @@ class ToolLoop:
             record(self)
 
 
-def _send(plan: Generator[_Action, Any, None], outcome: Any) -> _Action | None:
-    try:
-        return plan.send(outcome)
-    except StopIteration:
-        return None
+class _Walk:
+    """A reader's way through the plan: `action` is what it waits for (None once the plan is done); `done()` hands
+    the plan that action's outcome, `failed()` its error (the plan makes the history whole, then raises it again)."""
+
+    def __init__(self, plan: Generator[_Action, Any, None]) -> None:
+        self._plan = plan
+        self.action: _Action | None = next(plan, None)
+
+    def done(self, outcome: Any) -> None:
+        try:
+            self.action = self._plan.send(outcome)
+        except StopIteration:
+            self.action = None
+
+    def failed(self, error: BaseException) -> None:
+        self.action = self._plan.throw(error)
