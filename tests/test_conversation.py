@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import os
 import stat
@@ -40,6 +41,13 @@ def test_trimming_counts_with_the_calibrated_estimate(text, tokens):
 def test_message_tokens_adds_the_overhead():
     assert message_tokens(Message("user", "abcdefgh")) == 2 + 4
     assert message_tokens(Message("user", [{"type": "text", "text": "abcd"}])) == 1 + 4
+
+
+def test_a_turns_estimate_is_kept_and_a_changed_turn_is_counted_anew():
+    turn = Turn("abcdefgh", "abcdefghijklm")
+    assert turn.tokens() == turn.tokens(lambda text: estimate_tokens(text)) == 2 + 3 + 2 * 4
+    assert turn.tokens(count=len) == 8 + 13 + 2 * 4, "another count is not answered from the kept estimate"
+    assert dataclasses.replace(turn, answer="a").tokens() == 2 + 1 + 2 * 4
 
 
 def test_a_server_count_replaces_the_estimate():
@@ -568,6 +576,25 @@ def test_markdown_structure():
         "---\n\n"
         "**You:**\n\nq2\n\n**Assistant:**\n\npartial\n\n*(interrupted)*\n"
     )
+
+
+def test_markdown_shows_a_tool_exchange_between_the_prompt_and_the_answer():
+    call = ToolCall("c1", "get_weather", {"city": "Paris"})
+    steps = (
+        Message("assistant", "Looking.", tool_calls=(call,)),
+        Message("tool", "# sunny\n```", tool_call_id="c1"),
+    )
+    conversations = Conversations()
+    conversations.thread().turns.append(Turn("Weather?", "Sunny.", model="m", steps=steps))
+    text = conversations.to_markdown()
+    assert text.split("\n\n", 1)[1] == (
+        "**You:**\n\nWeather?\n\n"
+        "**Assistant** (m):\n\nLooking.\n\n"
+        '**Calls** `get_weather({"city": "Paris"})`\n\n'
+        "**Result of get_weather:**\n\n````\n# sunny\n```\n````\n\n"
+        "**Assistant** (m):\n\nSunny.\n"
+    )
+    assert "# sunny" not in outside_fences(text), "a tool's output is never read as Markdown"
 
 
 def test_markdown_of_the_active_thread_and_of_an_empty_one():

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from ..datatypes import Message
 from ..errors import InputError
 from .image_codec import part_url
 from .image_store import externalize, image_link, internalize
@@ -87,10 +88,29 @@ def _turn_markdown(turn: Turn, image: Callable[[str], str] = thumbnail) -> str:
     """
     prompt = _prompt_markdown(turn.prompt) if isinstance(turn.prompt, str) else _parts_markdown(turn.prompt, image)
     label = f"**Assistant** ({turn.model}):" if turn.model else "**Assistant:**"
-    parts = ["**You:**", prompt or "*(empty)*", label, _close_fences(turn.answer) or "*(empty)*"]
+    parts = ["**You:**", prompt or "*(empty)*", *_steps_markdown(turn.steps, label)]
+    parts += [label, _close_fences(turn.answer) or "*(empty)*"]
     if turn.interrupted:
         parts.append("*(interrupted)*")
     return "\n\n".join(parts)
+
+
+def _steps_markdown(steps: tuple[Message, ...], label: str) -> list[str]:
+    """A tool exchange between the prompt and the answer: what the model said on the way, each call as code, each
+    result fenced (a tool's output is data, never read as Markdown)."""
+    shown: list[str] = []
+    names: dict[str, str] = {}
+    for message in steps:
+        if message.role == "tool":
+            name = names.get(message.tool_call_id or "", "a tool")
+            shown += [f"**Result of {name}:**", _fenced(message.text)]
+            continue
+        if message.text:
+            shown += [label, _close_fences(message.text)]
+        for call in message.tool_calls:
+            names[call.id] = call.name
+            shown.append(f"**Calls** `{call.name}({call.arguments_json})`")
+    return shown
 
 
 def _prompt_markdown(text: str) -> str:
