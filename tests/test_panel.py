@@ -113,6 +113,17 @@ def test_badge_shows_an_error_for_a_rejected_token(puter_server, make_panel):
         sess.close()
 
 
+def test_badge_is_amber_for_an_account_whose_email_is_not_confirmed(puter_server, make_panel):
+    puter_server.state.add_user("rp_bob", "bob-password", email="bob@example.com", requires_email_confirmation=True)
+    sess = Session(settings_for(puter_server, puter_server.state.issue_token("rp_bob")))
+    try:
+        p = make_panel(sess)
+        assert text_of(p._badge) == "The e-mail address of rp_bob is not confirmed yet · rp_bob"
+        assert badge_kind(p) == "warn" and "open the link in the e-mail" in p._badge.tooltip
+    finally:
+        sess.close()
+
+
 def test_badge_error_then_the_refresh_button_recovers(session, puter_server, make_panel):
     puter_server.state.inject(Fault.http(500, path="/whoami"), persistent=True)
     p = make_panel(session)
@@ -431,6 +442,11 @@ def test_puter_panel_shows_a_panel_on_the_magics_session(shell, magics, session,
     ("status", "text", "kind"),
     [
         (ProviderStatus("puter", "o", True, user=UserInfo("bob")), "Connected as bob", "ok"),
+        (
+            ProviderStatus("puter", "o", True, user=UserInfo("bob"), error="the e-mail of bob is not confirmed — do X"),
+            "The e-mail of bob is not confirmed · bob",
+            "warn",
+        ),
         (ProviderStatus("puter", "o", True, error="not logged in"), "Not connected", "idle"),
         (ProviderStatus("puter", "o", False, error="cannot connect — hint"), "Error: cannot connect", "error"),
         (ProviderStatus("ollama", "o", True, model_count=1), "Reachable · 1 model", "ok"),

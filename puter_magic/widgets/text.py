@@ -63,9 +63,13 @@ def short_reason(text: str | None, limit: int = REASON_LIMIT) -> str:
 
 
 def badge_for(status: ProviderStatus, *, low_credit: float = LOW_CREDIT_USD) -> Badge:
-    """Connected as <user> (green), credits low (amber), not connected (grey), reachable + models, or an error."""
+    """Connected as <user> (green), credits low or the account refused (amber), not connected (grey), reachable +
+    models, or an error."""
     if status.user is not None:
         name = status.user.username
+        if status.error:  # logged in, yet refused (an e-mail not confirmed yet): what to do is in the tooltip
+            reason = short_reason(status.error)
+            return Badge(f"{reason[:1].upper()}{reason[1:]} · {name}", "warn", status.error)
         remaining = status.credits.remaining_usd if status.credits else None
         if remaining is not None and remaining < low_credit:
             return Badge(f"Credits low: ${remaining:.2f} left · {name}", "warn", f"Connected as {name}")
