@@ -9,6 +9,8 @@ import threading
 
 import pytest
 
+import puter_magic
+from puter_magic.core import public
 from puter_magic.core.approval import NOBODY_TO_ASK, Prompt
 from puter_magic.core.conversation import Conversations
 from puter_magic.core.tool_ask import ask_with_tools
@@ -269,6 +271,24 @@ def test_chat_with_tools_returns_the_final_answer(memory_session, memory_provide
     answer = memory_session.chat("Weather?", tools=[get_weather], approve="all")
     assert answer.text == "Sunny." and [c.name for c in answer.tool_calls] == ["get_weather"]
     assert [r.method for r in memory_provider.received] == ["complete", "complete"]
+
+
+def test_stream_with_tools_yields_the_text_of_every_step(memory_session, memory_provider, monkeypatch):
+    monkeypatch.setattr(public, "session", lambda: memory_session)
+    memory_provider.enqueue("Looking.", PARIS)
+    memory_provider.enqueue("Sunny.")
+    assert list(puter_magic.stream("Weather?", tools=[get_weather], approve="all")) == ["Looking.", "Sunny."]
+    assert calls == ["Paris"] and exchange(memory_session)[-1] == ("assistant", "Sunny.", None)
+
+
+@pytest.mark.anyio
+async def test_astream_with_tools_yields_the_text_of_every_step(memory_session, memory_provider, monkeypatch):
+    monkeypatch.setattr(public, "session", lambda: memory_session)
+    memory_provider.enqueue("Looking.", PARIS)
+    memory_provider.enqueue("Sunny.")
+    pieces = [p async for p in puter_magic.astream("Weather?", tools=[get_weather], approve="all")]
+    assert pieces == ["Looking.", "Sunny."] and calls == ["Paris"]
+    assert exchange(memory_session)[1] == ("assistant", "Looking.", "c1")
 
 
 def test_an_unknown_approval_mode_is_one_line(memory_session):

@@ -27,12 +27,22 @@ async def achat(prompt: str, **options: Any) -> Any:
 
 def stream(prompt: str, **options: Any) -> Iterator[str]:
     """chat()'s request, answered piece by piece: yields text as it arrives; the turn is kept when it ends.
+    With `tools=`, the text of every step of the exchange (the calls run between them, as chat() runs them).
 
     Stopping early (break, Ctrl-C, `stop()`) keeps what arrived, flagged as interrupted; an error keeps nothing.
     """
-    return iter(session().ask(prompt, **options))
+    return iter(_asked(prompt, options))
 
 
 def astream(prompt: str, **options: Any) -> AsyncIterator[str]:
     """stream() for async code: `async for piece in puter_magic.astream("…")`."""
-    return aiter(session().ask(prompt, **options))
+    return aiter(_asked(prompt, options))
+
+
+def _asked(prompt: str, options: dict[str, Any]) -> Any:
+    """A Reply, or with tools a ToolLoop: either is read as text pieces, sync or async."""
+    if options.get("tools"):
+        from .tool_ask import ask_with_tools
+
+        return ask_with_tools(session(), prompt, **options)
+    return session().ask(prompt, **options)
