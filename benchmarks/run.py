@@ -418,6 +418,19 @@ def headline_rows(figures: dict[str, dict[str, float]]) -> list[str]:
             f"{num('batch', 'vs sequential'):.1f}× faster than one at a time | ≤ 1.2× the ideal "
             f"| {batch_verdict(vs_ideal, limit)} |"
         )
+    cluster = get("dask", "cluster vs ideal")
+    if cluster is not None:
+        rows_asked = num("dask", "rows")
+        kernel = num("dask", "kernel_s") / (rows_asked * bench_dask.LATENCY / bench_dask.CONCURRENCY)
+        growth = num("dask", "kernel_growth_mib")
+        rows.append(
+            f"| Batch on a Dask LocalCluster, {rows_asked:,.0f} prompts × {bench_dask.LATENCY * 1000:.0f} ms, "
+            f"{bench_dask.PARTITIONS} Parquet partitions | {cluster:.2f}× the ideal for "
+            f"{2 * bench_dask.CONCURRENCY} in flight ({rows_asked / num('dask', 'cluster_s'):,.0f} prompts/s; one "
+            f"kernel at {bench_dask.CONCURRENCY}: {kernel:.2f}×); kernel memory {growth:+.1f} MiB while the workers "
+            f"read and write {num('dask', 'dataset_mib_in_memory'):.0f} MiB of rows | ≤ 1.3× the ideal, kernel memory "
+            f"flat | {verdict(cluster <= 1.3 and growth < 16)} |"
+        )
     peak = get("memory", "peak MiB")
     if peak is not None:
         growth = get("memory", "growth whole") or 0.0
