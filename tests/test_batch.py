@@ -297,6 +297,15 @@ def test_dataframe_rows_are_namespaces(session):
         batch(df, session=session, progress=False)
 
 
+def test_a_template_sees_the_namespace_under_the_rows(session):
+    rows = [{"title": "Dune"}, {"title": "Emma"}]
+    namespace = {"language": "French", "title": "not this one"}
+    answers = batch("@{title} in @{language}", rows, session=session, progress=False, namespace=namespace)
+    assert list(answers) == ["Dune in French", "Emma in French"]
+    with pytest.raises(InputError, match="unknown name 'language'"):  # without it, the rows' fields only
+        batch("@{title} in @{language}", rows, session=session, progress=False)
+
+
 def test_pandas_is_never_imported_by_batch():
     code = "import sys, puter_magic.batches.run, puter_magic.batches.values; print('pandas' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

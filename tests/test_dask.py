@@ -137,6 +137,19 @@ def test_no_token_in_the_task_graph_or_the_workers_logs(
     assert all(token not in line for lines in logs.values() for _, line in lines)
 
 
+def test_a_template_sees_the_namespace_under_the_rows_and_only_what_it_names_goes_to_the_graph(
+    client: Client, puter_server: Any, puter_settings: Settings
+) -> None:
+    ddf = dd.from_pandas(titles(4), npartitions=2)
+    namespace = {"language": "French", "title": "shadowed by the column", "unrelated": "kept in the kernel"}
+
+    answers = batch("@{title} in @{language}", ddf, model="echo", settings=puter_settings, namespace=namespace)
+
+    pickled = cloudpickle.dumps(dict(answers.__dask_graph__()))
+    assert b"French" in pickled and b"kept in the kernel" not in pickled and b"shadowed" not in pickled
+    assert list(answers.answer.compute()) == [f"{title} in French" for title in titles(4).title]
+
+
 def checkpointed(path: Path) -> set[str]:
     """The rows a checkpoint folder holds as finished (row logs and finished partitions), by answer."""
     import pyarrow.parquet as parquet
@@ -266,11 +279,14 @@ def test_map_cell_over_a_dask_dataframe(
         labels = shell.user_ns["labels"]
         assert isinstance(labels, dd.DataFrame)  # persisted: the run started when the cell ran
         assert list(labels.answer.compute()) == [f"Label: {title}" for title in frame.title]
+        shell.user_ns["language"] = "French"  # the notebook's values, under the row's fields, as in one kernel
+        run(shell, "%%puter --map ddf -o labels --quiet\n@{title} in @{language}")
+        assert list(shell.user_ns["labels"].answer.compute()) == [f"{title} in French" for title in frame.title]
         with pytest.raises(UsageError, match="needs -o VAR"):
             run(shell, "%%puter --map ddf\nLabel: @{title}")
     finally:  # the shell outlives the test: let go of the persisted result
-        shell.user_ns.pop("labels", None)
-        shell.user_ns.pop("ddf", None)
+        for name in ("labels", "ddf", "language"):
+            shell.user_ns.pop(name, None)
 
 
 def test_a_schema_gives_typed_columns_and_a_row_that_never_fits_its_error(

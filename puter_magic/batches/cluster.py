@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import fields
@@ -48,6 +49,7 @@ def cluster_batch(
     checkpoint: str | os.PathLike[str] | None = None,
     progress: ReporterFor | None = None,
     schema: Any = None,
+    namespace: Mapping[str, Any] | None = None,
 ) -> Any:
     """The lazy collection of answers: for a DataFrame or Series, a DataFrame with the string columns `answer`
     (missing where the row failed) and `error` (the one-line error, missing where it was answered), on the
@@ -67,6 +69,7 @@ def cluster_batch(
         checkpoint=os.fspath(checkpoint) if checkpoint is not None else None,
         shape=shape,
         wanted=wanted,
+        around=_named_in(template, namespace, collection) if template and namespace else None,
     )
     if progress is not None:
         link = _dashboard(client)
@@ -79,6 +82,19 @@ def cluster_batch(
         return _over_bag(collection, job)
     meta = answers_meta() if wanted is None else fields_meta(wanted)
     return collection.map_partitions(answer_partition, job, meta=meta, enforce_metadata=False)
+
+
+def _named_in(template: str, namespace: Mapping[str, Any], collection: Any) -> dict[str, Any] | None:
+    """What of `namespace` the template names beyond the row's fields: these values (and IPython's `In`, for
+    `@{cell:N}`) go into the graph, not the whole namespace."""
+    from ..core.interpolate import references
+
+    columns = set(getattr(collection, "columns", ()))
+    wanted = {re.split(r"[.\[]", path, maxsplit=1)[0] for path in references(template)}
+    if any(path.startswith(("cell:", "cells:")) for path in references(template)):
+        wanted.add("In")
+    found = {name: namespace[name] for name in sorted(wanted - columns) if name in namespace}
+    return found or None
 
 
 def answers_meta() -> Any:

@@ -45,6 +45,7 @@ class Job:
     checkpoint: str | None = None  # the checkpoint folder
     shape: str = "frame"  # "frame" (answer and error columns) or "values" (a Bag's items)
     wanted: Wanted | None = None  # schema=: its type travels by value (cloudpickle), fields become columns
+    around: Mapping[str, Any] | None = None  # the notebook's values the template names beyond the row's fields
 
 
 class SettingsPlugin(WorkerPlugin):
@@ -108,7 +109,7 @@ def answer_partition(part: Any, job: Job, partition_info: Mapping[str, Any] | No
     index, or a list of values."""
     number = int(partition_info["number"]) if partition_info else 0
     rows = Rows.of(part)
-    prompts = prompts_of(rows, job.template)
+    prompts = prompts_of(rows, job.template, job.around)
     worker = current_worker()
     checkpoint = (
         PartitionCheckpoint(job.checkpoint, number, partition_key(prompts, job.options, job.wanted))

@@ -8,6 +8,7 @@ Dask collection go to batches/cluster.py instead: the result is a lazy collectio
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from ..batches.progress import Reporter
@@ -39,6 +40,7 @@ def batch(
     checkpoint: str | os.PathLike[str] | None = None,
     settings: Settings | None = None,
     schema: Any = None,
+    namespace: Mapping[str, Any] | None = None,
 ) -> Any:
     """Ask every prompt (or `prompts` as a template over each of `rows`), `concurrency` at a time.
 
@@ -54,6 +56,9 @@ def batch(
     type; a row that never fits is a BatchError. A DataFrame input then gets a DataFrame of the fields, on its index
     (an `error` column when a row failed; the BatchResult in `.attrs["batch"]`). Over a Dask DataFrame or Series:
     a lazy DataFrame with a typed column per field and `error`; over a Bag, a Bag of the typed values.
+
+    A template sees each row's fields and, under them, `namespace` (say `globals()`; the %%puter --map cell passes
+    the notebook's): on a cluster only the values the template names go to the workers.
     """
     from ..batches.cluster import is_dask_collection
 
@@ -76,6 +81,7 @@ def batch(
             checkpoint,
             settings,
             schema,
+            namespace,
         )
     for name, option in DASK_ONLY.items():
         if locals()[name] is not None:
@@ -101,7 +107,7 @@ def batch(
         wanted = Wanted.of(schema)  # a schema that cannot be described fails here, before anything is sent
         options["schema"] = wanted
         present = {"present": lambda answer: wanted.read(answer.text)}  # the text has been checked already
-    prompts = prompts_of(source, template)
+    prompts = prompts_of(source, template, namespace)
     plan = Plan(session, source.labels, prompts, options, choose(progress), concurrency, **present)
     return source.shaped(run(plan), fields=schema is not None)
 
@@ -120,6 +126,7 @@ def _on_cluster(
     checkpoint: str | os.PathLike[str] | None,
     settings: Settings | None,
     schema: Any,
+    namespace: Mapping[str, Any] | None,
 ) -> Any:
     """The kernel's model and provider go with the job (the workers have no notebook state)."""
     from ..batches.cluster import cluster_batch
@@ -149,4 +156,5 @@ def _on_cluster(
         checkpoint=checkpoint,
         progress=None if progress is False else (lambda link: choose(progress, link=link)),
         schema=schema,
+        namespace=namespace,
     )

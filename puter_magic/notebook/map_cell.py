@@ -63,8 +63,8 @@ def interrupted_message(result: BatchResult, out: str | None) -> str:
 def dask_map(magics: Any, args: Any, template: str) -> Plan | None:
     """`--map` over a Dask collection (None for anything else): its answers, a lazy collection (batches/cluster.py),
     go to -o VAR — persisted when a distributed Client is up, so the run starts now and its bar shows here. Returns
-    the empty Plan the cell runs in the meantime. Only the row's own fields are seen by the template: the workers
-    have no notebook namespace."""
+    the empty Plan the cell runs in the meantime. The template sees the row's fields and, under them, the
+    notebook's values it names (shipped with the job: the workers have no notebook)."""
     from ..batches.cluster import current_client, is_dask_collection
     from ..batches.progress import NoProgress
     from .batch_call import batch
@@ -81,6 +81,7 @@ def dask_map(magics: Any, args: Any, template: str) -> Plan | None:
         concurrency=args.concurrency or DEFAULT_CONCURRENCY,
         progress=not args.quiet,
         session=magics.session,
+        namespace=magics.namespace(),
     )
     if current_client() is not None:
         answers = answers.persist()
