@@ -5,9 +5,10 @@ the in-process batch (run.py) on whichever Dask worker runs it (cluster_worker.p
     ddf.assign(label=labels.answer).to_parquet("out/")                 # runs on the cluster
 
 - Nothing is sent until Dask computes it: `.compute()`, `.persist()`, `.to_parquet()`, any Client.
-- The graph holds the template, the options and the name of the settings, never a token: explicit Settings are
-  shipped once through the client as a WorkerPlugin (so a worker that joins later gets them too); without them
-  each worker reads its own environment and credentials file, as a kernel would.
+- The graph holds the template (with the notebook values it names), the options and the name of the settings,
+  never a token: explicit Settings are shipped once through the client as a WorkerPlugin (so a worker that joins
+  later gets them too); without them each worker reads its own environment and credentials file, as a kernel
+  would.
 - The provider's limits hold for the whole cluster (shared_limits.py); `concurrency` is per partition running.
 - `checkpoint=` (a folder every worker can write) makes a run resumable (checkpoints.py).
 - Progress: one bar in the kernel for the whole run (cluster_progress.py), with Dask's dashboard link.
