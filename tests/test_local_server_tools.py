@@ -16,7 +16,6 @@ from test_local_server import (
     chat,
     compact,
     err,
-    http,
     json_of,
     ndjson_lines,
     recorded_chat,
@@ -25,8 +24,6 @@ from tool_requests import WEATHER
 
 from puter_magic.testing import LocalPuter, ScriptedCall, ScriptedReply
 from puter_magic.testing.scripted import EMPTY_SCRIPT_TEXT, v8_json_error
-
-__all__ = ["http"]  # the fixture
 
 ASK = {"role": "user", "content": "What is the weather in Paris? Use the get_weather tool."}
 CALL = {"id": "call_abc123", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
