@@ -103,6 +103,16 @@ def test_puter_config_context_tokens_n_and_auto(shell, magics, memory_provider):
     assert QUESTION.format(n=0) in user_texts(memory_provider)
 
 
+def test_puter_config_context_tokens_is_the_notebooks_config_too(shell, magics):
+    """A magics made later (`%reload_ext`) starts from the shell's config: `auto` must not leave a %config behind."""
+    run(shell, "%config PuterMagics.context_tokens = 400")
+    run(shell, "%puter config context_tokens auto")
+    assert "context_tokens" not in shell.config.PuterMagics
+    run(shell, "%puter config context_tokens 700")
+    assert shell.config.PuterMagics.context_tokens == 700
+    run(shell, "%puter config context_tokens auto")
+
+
 def test_status_shows_the_window_and_the_threads_share(shell, magics):
     before = run(shell, "%puter status").plain
     assert (

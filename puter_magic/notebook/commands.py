@@ -266,6 +266,11 @@ def set_context_tokens(magics: Any, words: list[str]) -> Report:
     if value != "auto" and not (value.isdigit() and int(value) > 0):
         raise InputError(f"{value!r} is not a number of tokens", hint="`%puter config context_tokens 4096` or auto")
     magics.context_tokens = None if value == "auto" else int(value)
+    configured = magics.shell.config.PuterMagics  # what `%config` set, so that a reload keeps this choice too
+    if value == "auto":
+        configured.pop("context_tokens", None)
+    else:
+        configured.context_tokens = magics.context_tokens
     return say(window_line(magics.session))
 
 
