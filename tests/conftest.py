@@ -182,8 +182,11 @@ def magics(shell, session):
     """PuterMagics on `session`, registered in the shell for one test."""
     from puter_magic.notebook.magics import PuterMagics, unload
 
+    configured = dict(shell.config.PuterMagics)  # the shell outlives the test: its %config must not
     instance = PuterMagics(shell, session_=session)
     shell.register_magics(instance)
     shell.events.register("pre_run_cell", instance.on_pre_run_cell)
     yield instance
     unload(shell)
+    shell.config.PuterMagics.clear()
+    shell.config.PuterMagics.update(configured)
