@@ -10,16 +10,7 @@ import re
 from typing import Any
 
 import pytest
-from test_local_server import (
-    Http,
-    assert_matches,
-    chat,
-    compact,
-    err,
-    json_of,
-    ndjson_lines,
-    recorded_chat,
-)
+from test_local_server import Http, assert_matches, chat, compact, err, json_of, ndjson_lines, recorded_chat
 from tool_requests import WEATHER
 
 from puter_magic.testing import LocalPuter, ScriptedCall, ScriptedReply
