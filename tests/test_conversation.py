@@ -43,10 +43,10 @@ def test_message_tokens_adds_the_overhead():
     assert message_tokens(Message("user", [{"type": "text", "text": "abcd"}])) == 1 + 4
 
 
-def test_a_turns_estimate_is_kept_and_a_changed_turn_is_counted_anew():
+def test_a_turn_is_counted_by_the_count_asked_and_a_changed_turn_anew():
     turn = Turn("abcdefgh", "abcdefghijklm")
     assert turn.tokens() == turn.tokens(lambda text: estimate_tokens(text)) == 2 + 3 + 2 * 4
-    assert turn.tokens(count=len) == 8 + 13 + 2 * 4, "another count is not answered from the kept estimate"
+    assert turn.tokens(count=len) == 8 + 13 + 2 * 4, "another count is not answered from the estimate"
     assert dataclasses.replace(turn, answer="a").tokens() == 2 + 1 + 2 * 4
 
 

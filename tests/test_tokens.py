@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from puter_magic.core import tokens
 from puter_magic.core.tokens import estimate_tokens
 from puter_magic.testing import local_model
 from puter_magic.testing.processes import free_port
@@ -81,3 +82,22 @@ def test_the_recorded_counts_are_what_smollm2s_tokenizer_says(smollm2):
         for name, text, tokens in corpus():
             counted = client.post(f"{origin}/tokenize", json={"content": text}).json()["tokens"]
             assert len(counted) == tokens, name
+
+
+def test_a_text_is_estimated_once_and_what_is_kept_stays_within_its_bound(monkeypatch):
+    """A conversation's texts are estimated again at every request: the estimates are kept, up to a number of
+    characters, the oldest let go first."""
+    monkeypatch.setattr(tokens, "_kept", {})
+    monkeypatch.setattr(tokens, "_kept_size", 0)
+    monkeypatch.setattr(tokens, "KEPT_CHARACTERS", 25)
+    worked_out: list[str] = []
+    estimate = tokens._estimate
+    monkeypatch.setattr(tokens, "_estimate", lambda text: worked_out.append(text) or estimate(text))
+
+    first, second, third = "a" * 10, "b" * 10, "c" * 10
+    assert [estimate_tokens(t) for t in (first, first, second, "".join(["b"] * 10))] == [2, 2, 2, 2]
+    assert worked_out == [first, second], "an equal text, even another object, is not estimated again"
+    estimate_tokens(third)
+    assert list(tokens._kept) == [second, third] and tokens._kept_size == 20, "the oldest went to stay within 25"
+    estimate_tokens("d" * 26)
+    assert "d" * 26 not in tokens._kept, "a text larger than the bound is estimated, not kept"

@@ -7,7 +7,6 @@ Pure: standard library, `puter_magic.datatypes`, `core/image_codec.py` and `core
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,15 +69,6 @@ class Turn:
 
     def tokens(self, count: Count = estimate_tokens) -> int:
         """The cost of this turn in a request: the prompt, the answer and the tool exchange between them."""
-        if count is estimate_tokens:  # asked of every kept turn at every request: worked out once per turn
-            return self._estimated_tokens
-        return self._counted(count)
-
-    @functools.cached_property
-    def _estimated_tokens(self) -> int:
-        return self._counted(estimate_tokens)
-
-    def _counted(self, count: Count) -> int:
         cost = content_tokens(self.prompt, count) + count(self.final_text) + 2 * MESSAGE_OVERHEAD
         return cost + sum(step_tokens(step, count) for step in self.steps)
 
