@@ -12,11 +12,10 @@ request built, nothing sent). No target: the figure is there to be watched.
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 
-from common import Measurement
+from common import Measurement, median_and_iqr
 
 TURNS = 200
 WINDOW = 4096
@@ -85,8 +84,7 @@ def report(result: dict[str, Measurement]) -> str:
     for name, measurement in result.items():
         if name in ("kept", "whole"):
             continue
-        low, _, high = statistics.quantiles(measurement.samples, n=4)
-        lines.append(f"| {name} | {measurement.median * 1e6:,.1f} µs | {low * 1e6:,.1f}–{high * 1e6:,.1f} µs |")
+        lines.append(f"| {name} | {median_and_iqr(measurement, 'µs')} |")
     figures = headline(result)
     lines += [
         "",

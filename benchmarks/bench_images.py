@@ -11,12 +11,11 @@ round is given beside the median: on this shared 2-core machine it is the figure
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from common import Measurement
+from common import Measurement, median_and_iqr
 
 ROUNDS = 15
 IMAGES = 20
@@ -107,11 +106,7 @@ def report(result: dict[str, object]) -> str:
     for name, key in (("encode a 1920×1080 figure into a message", "encode"), ("export a 20-image thread", "export")):
         measurement = result[key]
         assert isinstance(measurement, Measurement)
-        low, _, high = statistics.quantiles(measurement.samples, n=4)
-        lines.append(
-            f"| {name} | {measurement.median * 1000:.1f} ms | {low * 1000:.1f}–{high * 1000:.1f} ms "
-            f"| {min(measurement.samples) * 1000:.1f} ms |"
-        )
+        lines.append(f"| {name} | {median_and_iqr(measurement)} | {min(measurement.samples) * 1000:.1f} ms |")
     lines += [
         "",
         f"The figure is sent as a {width}×{height} PNG of {size / 1000:.0f} KB, encoded in "

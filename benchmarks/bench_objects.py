@@ -9,7 +9,6 @@ Target: rendering under 50 ms.
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from common import Measurement
+from common import Measurement, median_and_iqr
 
 from puter_magic.core.interpolate import interpolate
 from puter_magic.core.tokens import estimate_tokens
@@ -75,8 +74,7 @@ def report(result: dict[str, Measurement]) -> str:
     for name, measurement in result.items():
         if name in ("characters", "rendered"):
             continue
-        low, _, high = statistics.quantiles(measurement.samples, n=4)
-        lines.append(f"| {name} | {measurement.median * 1000:.1f} ms | {low * 1000:.1f}–{high * 1000:.1f} ms |")
+        lines.append(f"| {name} | {median_and_iqr(measurement)} |")
     figures = headline(result)
     lines += [
         "",

@@ -13,14 +13,13 @@ shared 2-core machine it is the figure least moved by other processes.
 from __future__ import annotations
 
 import json
-import statistics
 import sys
 import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from common import Measurement
+from common import Measurement, median_and_iqr
 
 from puter_magic.core.schemas import function_schema, type_schema
 from puter_magic.core.validate import check, convert, jsonable
@@ -130,11 +129,7 @@ def run() -> dict[str, Measurement]:
 def report(result: dict[str, Measurement]) -> str:
     lines = ["| case | per call (median) | IQR | best round |", "|---|---|---|---|"]
     for name, measurement in result.items():
-        low, _, high = statistics.quantiles(measurement.samples, n=4)
-        lines.append(
-            f"| {name} | {measurement.median * 1000:.3f} ms | {low * 1000:.3f}–{high * 1000:.3f} ms "
-            f"| {min(measurement.samples) * 1000:.3f} ms |"
-        )
+        lines.append(f"| {name} | {median_and_iqr(measurement, digits=3)} | {min(measurement.samples) * 1000:.3f} ms |")
     figures = headline(result)
     lines += [
         "",

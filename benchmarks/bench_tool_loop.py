@@ -11,10 +11,9 @@ the median, and the best loop round less the best baseline round.
 
 from __future__ import annotations
 
-import statistics
 import time
 
-from common import Measurement
+from common import Measurement, median_and_iqr
 
 from puter_magic.config import Settings
 from puter_magic.core.loop import LoopThread
@@ -83,13 +82,10 @@ def report(result: dict[str, Measurement]) -> str:
     figures = headline(result)
     lines = ["| case | median | IQR | best round |", "|---|---|---|---|"]
     for name, measurement in result.items():
-        low, _, high = statistics.quantiles(measurement.samples, n=4)
         best = min(measurement.samples) * 1000
         if name == "overhead per step":  # a difference: the best loop round less the best baseline round
             best = figures["overhead best ms"]
-        lines.append(
-            f"| {name} | {measurement.median * 1000:.3f} ms | {low * 1000:.3f}–{high * 1000:.3f} ms | {best:.3f} ms |"
-        )
+        lines.append(f"| {name} | {median_and_iqr(measurement, digits=3)} | {best:.3f} ms |")
     lines += [
         "",
         f"The tool loop adds **{figures['overhead ms']:.3f} ms per step** (median; best rounds' difference "

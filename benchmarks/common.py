@@ -173,6 +173,17 @@ def quartiles(samples: list[float]) -> tuple[float, float]:
     return q[0], q[2]
 
 
+SCALES = {"ms": 1e3, "µs": 1e6}
+
+
+def median_and_iqr(measurement: Measurement, unit: str = "ms", digits: int = 1) -> str:
+    """A table's median and IQR cells for a measurement in seconds: `12.3 ms | 11.9–12.8 ms`."""
+    scale = SCALES[unit]
+    low, high = quartiles(measurement.samples)
+    shown = f",.{digits}f"
+    return f"{measurement.median * scale:{shown}} {unit} | {low * scale:{shown}}–{high * scale:{shown}} {unit}"
+
+
 def dump(obj: object) -> str:
     return json.dumps(obj, indent=2)
 
