@@ -90,9 +90,10 @@ def _named_in(template: str, namespace: Mapping[str, Any], collection: Any) -> d
     `@{cell:N}`) go into the graph, not the whole namespace."""
     from ..core.interpolate import references
 
+    paths = references(template)
     columns = set(getattr(collection, "columns", ()))
-    wanted = {re.split(r"[.\[]", path, maxsplit=1)[0] for path in references(template)}
-    if any(path.startswith(("cell:", "cells:")) for path in references(template)):
+    wanted = {re.split(r"[.\[]", path, maxsplit=1)[0] for path in paths}
+    if any(path.startswith(("cell:", "cells:")) for path in paths):
         wanted.add("In")
     found = {name: namespace[name] for name in sorted(wanted - columns) if name in namespace}
     return found or None

@@ -190,8 +190,8 @@ async def decoded(
 
 async def read_to_end(reads: AsyncIterator[Any]) -> None:
     """Read on past an answer's last message to the end of its body (as a rule only the chunked encoding's empty
-    last chunk), so that its connection goes back to the pool instead of being closed: without this each request
-    of a batch opened a new connection. A server that keeps the body open or sends more is cut off after
+    last chunk), so that its connection goes back to the pool instead of being closed: without this each streamed
+    answer opened a new connection. A server that keeps the body open or sends more is cut off after
     END_GRACE, and what it sends after the end is ignored."""
 
     async def rest() -> None:
